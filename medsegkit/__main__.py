@@ -1,0 +1,3 @@
+from medsegkit.cli import main
+
+main()

@@ -1,0 +1,155 @@
+"""The ``medsegkit`` command line. It only parses arguments, calls the library and prints."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+from rich.progress import track
+
+from medsegkit import __version__, registry, report
+from medsegkit.errors import MedsegkitError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="medsegkit",
+    help="Label-efficient medical image segmentation: prepare datasets, cluster lesions, adapt fundus models.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+plugins_app = typer.Typer(help="List and check registered components (built-in and third-party).", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+
+DataRoot = Annotated[
+    Path | None,
+    typer.Option("--data-root", help="Folder holding prepared datasets by name. Default: $MEDSEGKIT_DATA, else ./data.", show_default=False),
+]
+
+
+def handle_errors(fn: F) -> F:
+    """Turn expected failures into one line on stderr and exit code 1 (runtime) or 2 (usage)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MedsegkitError as exc:
+            if os.environ.get("MEDSEGKIT_DEBUG") == "1":
+                raise
+            report.err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        report.out.print(f"medsegkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """medsegkit: good masks, honest numbers and pictures from few or no labels."""
+
+
+@app.command()
+@handle_errors
+def prepare(
+    kind: Annotated[str, typer.Argument(help="Reader for the raw layout: ph2, dofe-fundus, drishti-gs, refuge, origa, folder, synthetic-dermoscopy, synthetic-fundus, or a plugin's (see `medsegkit plugins list --kind datasets`).")],
+    src: Annotated[Path | None, typer.Argument(help="Folder in the reader's raw layout (not used by the synthetic generators).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Dataset folder to write. Default: <data root>/<dataset name>.", show_default=False)] = None,
+    data_root: DataRoot = None,
+    name: Annotated[str | None, typer.Option(help="Dataset name stored in dataset.json and used for the default --out.", show_default=False)] = None,
+    domain: Annotated[int | None, typer.Option(help="dofe-fundus: which DomainN of the release (1 Drishti-GS, 2 RIM-ONE-r3, 3 REFUGE train, 4 REFUGE val).", show_default=False)] = None,
+    crop_size: Annotated[int | None, typer.Option(help="drishti-gs, refuge: side of the disc-centred ROI crop in source pixels (drishti-gs default 800; refuge default: no crop).", show_default=False)] = None,
+    resize: Annotated[int | None, typer.Option(help="drishti-gs, refuge: resize the (cropped) image to N x N after cropping.", show_default=False)] = None,
+    min_experts: Annotated[int | None, typer.Option(help="drishti-gs: a pixel is labelled when at least this many of the 4 experts marked it (default 2).", show_default=False)] = None,
+    task: Annotated[str | None, typer.Option(help="folder: label set, 'lesion' (0/1) or 'fundus' (0 background, 1 rim, 2 cup).", show_default=False)] = None,
+    mask_map: Annotated[str | None, typer.Option(help="folder: raw mask value to label, e.g. '0:0,255:1' (the default).", show_default=False)] = None,
+    count: Annotated[int | None, typer.Option(help="synthetic-*: number of cases (default 20).", show_default=False)] = None,
+    size: Annotated[int | None, typer.Option(help="synthetic-*: image side in pixels (default 256).", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(help="synthetic-*: random seed; case i depends only on (seed, i, style) (default 0).", show_default=False)] = None,
+    style: Annotated[str | None, typer.Option(help="synthetic-fundus: acquisition style 'a' or 'b' (a domain shift between them).", show_default=False)] = None,
+    test_fraction: Annotated[float | None, typer.Option(help="synthetic-*: share of cases in the test split (default 0.25).", show_default=False)] = None,
+    opt: Annotated[list[str] | None, typer.Option("--opt", help="Option for a plugin reader, as key=value; repeatable.", show_default=False)] = None,
+) -> None:
+    """Turn a public dataset's raw layout into the canonical layout (images/, masks/, dataset.json).
+
+    The dataset is written to a temporary folder and moved into place at the end, so an
+    interrupted run leaves no half dataset, and a rerun gives the same files.
+    """
+    from medsegkit.data.dataset import data_root as resolve_root
+    from medsegkit.data.prepare import parse_extra_options, prepare as run_prepare
+
+    given = {
+        "domain": domain, "crop_size": crop_size, "resize": resize, "min_experts": min_experts,
+        "task": task, "mask_map": mask_map, "count": count, "size": size, "seed": seed,
+        "style": style, "test_fraction": test_fraction,
+    }
+    options = {k: v for k, v in given.items() if v is not None} | parse_extra_options(opt or [])
+
+    def progress(cases: list) -> Any:
+        return track(cases, description=f"prepare {kind}", console=report.err, transient=True, disable=not report.err.is_terminal)
+
+    command = shlex.join(["medsegkit", *sys.argv[1:]]) if sys.argv and "medsegkit" in sys.argv[0] else None
+    target, manifest = run_prepare(kind, src, out, resolve_root(data_root), options, name=name, progress=progress, command=command)
+    report.out.print(report.dataset_table(manifest, str(target)))
+
+
+@app.command()
+@handle_errors
+def info(
+    dataset: Annotated[str, typer.Argument(help="Prepared dataset: a folder with dataset.json, or a name under the data root (ph2, drishti-gs, domain1, ...).")],
+    data_root: DataRoot = None,
+) -> None:
+    """Show the summary of a prepared dataset."""
+    from medsegkit.data.dataset import Dataset, data_root as resolve_root, resolve_dataset
+
+    path = resolve_dataset(dataset, resolve_root(data_root))
+    report.out.print(report.dataset_table(Dataset.open(path).manifest, str(path)))
+
+
+@plugins_app.command("list")
+@handle_errors
+def plugins_list(
+    kind: Annotated[str | None, typer.Option("--kind", "-k", help=f"Only this kind: {', '.join(registry.KINDS)}.", show_default=False)] = None,
+    fmt: Annotated[Literal["table", "json"], typer.Option("--format", "-f", help="Output as a rich table or JSON records.")] = "table",
+) -> None:
+    """List every registered component with its distribution and whether it imports."""
+    statuses = [registry.check(c) for c in registry.components(kind)]
+    if fmt == "json":
+        typer.echo(json.dumps(report.status_records(statuses), indent=2))
+    else:
+        report.out.print(report.plugins_table(statuses))
+
+
+@plugins_app.command("check")
+@handle_errors
+def plugins_check(
+    kind: Annotated[str | None, typer.Option("--kind", "-k", help="Only this kind.", show_default=False)] = None,
+) -> None:
+    """Import every registered component; exit 1 if any is broken."""
+    statuses = [registry.check(c) for c in registry.components(kind)]
+    report.out.print(report.plugins_table(statuses))
+    broken = [s for s in statuses if not s.ok]
+    if broken:
+        names = ", ".join(f"{s.component.kind}/{s.component.qualified_name}" for s in broken)
+        raise MedsegkitError(f"{len(broken)} broken component(s): {names}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,93 @@
+"""Reading images and label maps with one-line errors that name the file and what was expected."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from medsegkit.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def _open(path: Path) -> Image.Image:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            im.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read image ({exc}); expected a complete PNG/JPEG/BMP/TIFF file") from exc
+    return im
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Read an image as ``(H, W, 3)`` uint8 RGB (grey and 16-bit images are converted)."""
+    im = _open(path)
+    if im.mode in ("I;16", "I;16B", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        hi = a.max() or 1.0
+        im = Image.fromarray((a / hi * 255).round().astype(np.uint8))
+    return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """Read a single-channel map as ``(H, W)`` uint8.
+
+    1-bit images give {0, 255}; RGB(A) images must have equal colour channels (a grey map saved as
+    colour), otherwise the file is rejected.
+    """
+    im = _open(path)
+    if im.mode == "1":
+        return np.asarray(im.convert("L"), dtype=np.uint8)
+    if im.mode in ("RGB", "RGBA"):
+        a = np.asarray(im.convert("RGB"), dtype=np.uint8)
+        if not (np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 0], a[..., 2])):
+            raise DataError(f"{path}: expected a grey label map, got a colour image with differing channels")
+        return a[..., 0].copy()
+    if im.mode == "P":
+        return np.asarray(im, dtype=np.uint8)
+    if im.mode != "L":
+        raise DataError(f"{path}: expected an 8-bit grey label map, got image mode {im.mode}")
+    return np.asarray(im, dtype=np.uint8)
+
+
+def map_values(raw: np.ndarray, mapping: Mapping[int, int], path: Path) -> np.ndarray:
+    """Map raw mask values to canonical labels; any value outside ``mapping`` is an error naming it."""
+    present = np.unique(raw)
+    unknown = [int(v) for v in present if int(v) not in mapping]
+    if unknown:
+        expected = ", ".join(str(k) for k in sorted(mapping))
+        shown = ", ".join(str(v) for v in unknown[:8]) + (", ..." if len(unknown) > 8 else "")
+        raise DataError(f"{path}: mask value(s) {shown} not in the expected values {{{expected}}}")
+    lut = np.zeros(256, dtype=np.uint8)
+    for k, v in mapping.items():
+        lut[k] = v
+    return lut[raw]
+
+
+def check_same_size(image: np.ndarray, mask: np.ndarray, image_path: Path, mask_path: Path) -> None:
+    if image.shape[:2] != mask.shape[:2]:
+        ih, iw = image.shape[:2]
+        mh, mw = mask.shape[:2]
+        raise DataError(f"{mask_path}: mask is {mw}x{mh} but its image {image_path.name} is {iw}x{ih}; expected equal sizes")
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """Encode a ``(H, W)`` or ``(H, W, 3)`` uint8 array as PNG (deterministic bytes)."""
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

@@ -1,0 +1,52 @@
+"""``medsegkit prepare``: pick a registered reader, validate its options, write the canonical dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from medsegkit import registry
+from medsegkit.data.canonical import Progress, write_dataset
+from medsegkit.data.readers.base import DatasetReader
+from medsegkit.errors import MedsegkitError, UsageError
+
+
+def make_reader(kind: str, options: Mapping[str, Any]) -> DatasetReader:
+    """Instantiate the reader registered as ``kind`` in ``medsegkit.datasets`` with user options."""
+    factory = registry.load("datasets", kind)
+    if not (isinstance(factory, type) and issubclass(factory, DatasetReader)):
+        raise MedsegkitError(f"dataset reader {kind!r} ({factory!r}) is not a medsegkit DatasetReader subclass")
+    return factory.from_options(options)
+
+
+def parse_extra_options(pairs: list[str]) -> dict[str, str]:
+    """Turn repeated ``--opt key=value`` into a dict (``key`` with dashes or underscores)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--opt expects key=value, got {pair!r}")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def prepare(
+    kind: str,
+    src: Path | None,
+    out: Path | None,
+    data_root: Path,
+    options: Mapping[str, Any],
+    name: str | None = None,
+    progress: Progress | None = None,
+    command: str | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Convert ``src`` (a raw layout read by ``kind``) into a canonical dataset; returns (folder, manifest)."""
+    reader = make_reader(kind, options)
+    if reader.needs_source and src is None:
+        raise UsageError(f"reader {kind!r} needs a source folder: {reader.layout}")
+    if not reader.needs_source and src is not None:
+        raise UsageError(f"reader {kind!r} generates its data and takes no source folder, got {src}")
+    target = out if out is not None else data_root / (name or reader.suggested_name(src))
+    manifest = write_dataset(reader, src, target, name=name, progress=progress, command=command, reader_name=kind)
+    return target, manifest

@@ -1,0 +1,126 @@
+"""The reader interface every ``medsegkit.datasets`` entry point implements."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from medsegkit.data.tasks import Task
+from medsegkit.errors import DataError, UsageError
+
+
+@dataclass(frozen=True)
+class CaseSource:
+    """One case as found in a raw layout, before its pixels are read."""
+
+    case_id: str
+    image_path: Path | None
+    mask_path: Path | None = None
+    split: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LoadedCase:
+    """Pixels of one case in canonical form: ``image`` (H, W, 3) uint8, ``mask`` (H, W) uint8 labels or None."""
+
+    image: np.ndarray
+    mask: np.ndarray | None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    pass
+
+
+class DatasetReader(ABC):
+    """Base class for raw-layout readers.
+
+    Subclasses set ``task``, ``layout`` (one line describing the expected files), ``default_name``
+    and an ``Options`` frozen dataclass, and implement :meth:`scan` and :meth:`load`.
+    """
+
+    task: ClassVar[Task]
+    layout: ClassVar[str]
+    default_name: ClassVar[str]
+    needs_source: ClassVar[bool] = True
+    Options: ClassVar[type] = NoOptions
+
+    def __init__(self, options: Any = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def from_options(cls, given: Mapping[str, Any]) -> DatasetReader:
+        """Build a reader from user options, rejecting names the reader does not take."""
+        fields = {f.name: f for f in dataclasses.fields(cls.Options)}
+        unknown = sorted(set(given) - set(fields))
+        if unknown:
+            takes = ", ".join(f"--{n.replace('_', '-')}" for n in fields) or "no options"
+            bad = ", ".join(f"--{n.replace('_', '-')}" for n in unknown)
+            raise UsageError(f"reader {cls.default_name!r} does not take {bad}; it takes {takes}")
+        hints = typing.get_type_hints(cls.Options)
+        values = {k: _coerce(k, v, hints[k]) for k, v in given.items()}
+        try:
+            return cls(cls.Options(**values))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+
+    @abstractmethod
+    def scan(self, src: Path | None) -> list[CaseSource]:
+        """List the cases under ``src`` (cheap: no pixels read); raise :class:`DataError` if none."""
+
+    @abstractmethod
+    def load(self, case: CaseSource) -> LoadedCase:
+        """Read and validate one case's pixels."""
+
+    def suggested_name(self, src: Path | None) -> str:
+        """Folder name under the data root when ``--out`` is not given."""
+        return self.default_name
+
+    def notes(self) -> list[str]:
+        """Facts about how the dataset was made that a user of it must know."""
+        return []
+
+    def options_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.options)
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    if value is None:
+        return None
+    base = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    target = base[0]
+    if typing.get_origin(target) is typing.Literal:
+        choices = typing.get_args(target)
+        if value not in choices:
+            raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        return value
+    if target in (int, float, str):
+        try:
+            return target(value)
+        except ValueError as exc:
+            raise UsageError(f"--{name.replace('_', '-')} expects {target.__name__}, got {value!r}") from exc
+    return value
+
+
+def require_dir(path: Path | None, what: str) -> Path:
+    """Check that ``path`` is an existing folder; the error names the path and what was expected."""
+    if path is None:
+        raise UsageError(f"a source folder is required: {what}")
+    if not path.exists():
+        raise DataError(f"{path}: folder not found; expected {what}")
+    if not path.is_dir():
+        raise DataError(f"{path}: not a folder; expected {what}")
+    return path
+
+
+def no_cases(src: Path, layout: str) -> DataError:
+    return DataError(f"{src}: no cases found; expected {layout}")

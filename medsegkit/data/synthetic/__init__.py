@@ -1,0 +1,1 @@
+"""Seeded procedural datasets with exact ground truth: the embedded default for demos and tests."""

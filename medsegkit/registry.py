@@ -1,0 +1,141 @@
+"""Entry-point registry for models, attention modules, losses, dataset readers and methods.
+
+Every component, built-in or third-party, is declared as a Python entry point in one of the
+groups ``medsegkit.<kind>``. Metadata is read on first use; a component's module is imported
+only when the component is asked for (:func:`load`) or checked (:func:`check`).
+
+Names are unique per kind. When two distributions register the same name, asking for the bare
+name is an error naming both; ``dist:name`` picks one. ``MEDSEGKIT_DISABLE_PLUGINS=1`` keeps only
+components declared by medsegkit itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from medsegkit.errors import MedsegkitError, UsageError
+
+KINDS: tuple[str, ...] = ("models", "attention", "losses", "datasets", "methods")
+CORE_DIST = "medsegkit"
+DISABLE_ENV = "MEDSEGKIT_DISABLE_PLUGINS"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One registered component: where it comes from and how to import it."""
+
+    kind: str
+    name: str
+    dist: str
+    target: str
+    entry_point: EntryPoint
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.dist}:{self.name}"
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    component: Component
+    ok: bool
+    reason: str = ""
+
+
+def _normalise(dist: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist).lower()
+
+
+def plugins_disabled() -> bool:
+    return os.environ.get(DISABLE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@lru_cache(maxsize=None)
+def _scan(kind: str, disabled: bool) -> tuple[Component, ...]:
+    found: dict[tuple[str, str], Component] = {}
+    for ep in entry_points(group=f"medsegkit.{kind}"):
+        dist = ep.dist.name if ep.dist is not None else "unknown"
+        if disabled and _normalise(dist) != CORE_DIST:
+            continue
+        key = (_normalise(dist), ep.name)
+        found.setdefault(key, Component(kind, ep.name, dist, ep.value, ep))
+    return tuple(sorted(found.values(), key=lambda c: (c.name, c.dist)))
+
+
+def refresh() -> None:
+    """Forget the cached entry-point metadata (after installing a plugin in-process, or in tests)."""
+    _scan.cache_clear()
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise UsageError(f"unknown component kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+def components(kind: str | None = None) -> list[Component]:
+    """All registered components of ``kind`` (or of every kind), duplicates included."""
+    kinds = KINDS if kind is None else (kind,)
+    for k in kinds:
+        _check_kind(k)
+    return [c for k in kinds for c in _scan(k, plugins_disabled())]
+
+
+def names(kind: str) -> list[str]:
+    """Sorted unique names registered for ``kind``."""
+    return sorted({c.name for c in components(kind)})
+
+
+def resolve(kind: str, name: str) -> Component:
+    """Find the one component called ``name`` (or ``dist:name``) without importing it."""
+    all_of_kind = components(kind)
+    dist, _, bare = name.rpartition(":")
+    matches = [c for c in all_of_kind if c.name == bare]
+    if dist:
+        matches = [c for c in matches if _normalise(c.dist) == _normalise(dist)]
+    if not matches:
+        known = ", ".join(names(kind)) or "none"
+        label = kind[:-1] if kind.endswith("s") else kind
+        raise UsageError(f"unknown {label} {name!r}; known: {known}")
+    if len(matches) > 1:
+        dists = " and ".join(repr(c.dist) for c in matches)
+        picks = " or ".join(repr(c.qualified_name) for c in matches)
+        raise UsageError(f"{kind} name {bare!r} is registered by both {dists}; pick one with {picks}")
+    return matches[0]
+
+
+def load(kind: str, name: str) -> Any:
+    """Import and return the object registered as ``name`` for ``kind``."""
+    component = resolve(kind, name)
+    try:
+        return component.entry_point.load()
+    except Exception as exc:  # a broken plugin must not look like a medsegkit bug
+        raise MedsegkitError(
+            f"{kind} {component.name!r} from {component.dist!r} ({component.target}) failed to import: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def conflicts(kind: str) -> dict[str, list[Component]]:
+    """Names of ``kind`` claimed by more than one distribution."""
+    by_name: dict[str, list[Component]] = {}
+    for c in components(kind):
+        by_name.setdefault(c.name, []).append(c)
+    return {n: cs for n, cs in by_name.items() if len(cs) > 1}
+
+
+def check(component: Component) -> ComponentStatus:
+    """Import ``component`` and report whether it loads, with the reason when it does not."""
+    try:
+        component.entry_point.load()
+    except Exception as exc:
+        return ComponentStatus(component, False, f"{type(exc).__name__}: {exc}")
+    clash = [c for c in conflicts(component.kind).get(component.name, []) if c is not component]
+    if clash:
+        others = ", ".join(c.dist for c in clash)
+        return ComponentStatus(component, True, f"name also registered by {others}; use {component.qualified_name}")
+    return ComponentStatus(component, True)
