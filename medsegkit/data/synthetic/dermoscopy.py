@@ -41,7 +41,8 @@ class SyntheticDermoscopy(SyntheticReader):
     def generate(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, dict]:
         rows, cols = grid(size)
         skin_tone = rng.uniform([195, 140, 110], [240, 190, 165])
-        illumination = 1 + 0.07 * smooth_noise(rng, (size, size), size / 5)
+        gradient = (np.cos(rng.uniform(0, 2 * np.pi)) * rows + np.sin(rng.uniform(0, 2 * np.pi)) * cols) / size - 0.5
+        illumination = 1 + 0.07 * smooth_noise(rng, (size, size), size / 5) + rng.uniform(0.05, 0.2) * gradient
         pores = 5 * smooth_noise(rng, (size, size), max(size / 200, 0.7)) + 4 * smooth_noise(rng, (size, size), size / 40)
         skin = skin_tone[None, None, :] * illumination[..., None] + pores[..., None]
 
@@ -49,9 +50,9 @@ class SyntheticDermoscopy(SyntheticReader):
         mask = inside < 1.0
         brown = rng.uniform([165, 100, 70], [205, 140, 110])
         dark = brown * rng.uniform(0.25, 0.5)
-        light = brown * rng.uniform(0.65, 0.9)
+        light = brown * rng.uniform(0.7, 0.95)
         depth = np.clip(1.0 - inside, 0, 1)
-        tone = np.clip(0.55 * depth + 0.25 * smooth_noise(rng, (size, size), size / 25) + rng.uniform(0.1, 0.4), 0, 1)
+        tone = np.clip(0.7 * depth + 0.3 * smooth_noise(rng, (size, size), size / 25) + rng.uniform(-0.1, 0.3), 0, 1)
         lesion = light[None, None, :] * (1 - tone[..., None]) + dark[None, None, :] * tone[..., None]
         if rng.random() < 0.35:
             veil = np.clip(smooth_noise(rng, (size, size), size / 12) - 0.6, 0, 1) * depth

@@ -89,7 +89,7 @@ class SyntheticFundus(SyntheticReader):
         n_vessels = int(rng.integers(7, 13))
         for k in range(n_vessels):
             angle = 2 * np.pi * (k + rng.uniform(-0.3, 0.3)) / n_vessels
-            start = (cup_cr + np.sin(angle) * cup_r * 0.3, cup_cc + np.cos(angle) * cup_r * 0.3)
+            start = (cup_cr + np.sin(angle) * cup_r * 0.9, cup_cc + np.cos(angle) * cup_r * 0.9)
             steps = int(size * rng.uniform(0.5, 0.9))
             path = random_walk(rng, start, angle, steps, 1.0, 0.03)
             width = np.linspace(rng.uniform(0.02, 0.035), 0.008, steps) * size
