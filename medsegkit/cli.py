@@ -123,6 +123,50 @@ def info(
     report.out.print(report.dataset_table(Dataset.open(path).manifest, str(path)))
 
 
+@app.command()
+@handle_errors
+def evaluate(
+    predictions: Annotated[list[Path], typer.Argument(help="One or more prediction folders (masks/<case>.png, clusters/<case>.png, or flat <case>.png); several give one comparison table.")],
+    gt: Annotated[str, typer.Option("--gt", help="Ground truth: a prepared dataset folder or a name under the data root.")],
+    data_root: DataRoot = None,
+    split: Annotated[str | None, typer.Option(help="Split of the dataset to score. Default: 'test' if the dataset has one, else 'all'.", show_default=False)] = None,
+    select: Annotated[str, typer.Option(help="'blind': the mask the method chose without ground truth (masks/); 'best-overlap': from a cluster map, the cluster with most pixels inside the ground truth.")] = "blind",
+    protocol: Annotated[str, typer.Option(help="'standard', or 'ssct' to reproduce the official S3-Net evaluation, which multiplies predictions by the dilated ground truth (a ground-truth leak, flagged in every output).")] = "standard",
+    at_size: Annotated[int | None, typer.Option(help="Score at N x N (both resized, nearest) instead of at the ground truth's resolution, as some papers do.", show_default=False)] = None,
+    spacing: Annotated[str | None, typer.Option(help="Pixel size of the ground truth, 'S' or 'ROW,COL' (e.g. mm): distances in that unit instead of pixels.", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for per_case.csv and summary.json. Default: <prediction>/evaluation for one run, ./evaluation for several.", show_default=False)] = None,
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Exit 0 even when some cases have no prediction (they are still listed).")] = False,
+) -> None:
+    """Score predictions against a prepared dataset: Dice, HM, XOR, HD, HD95, ASD/ASSD (and vCDR for fundus)."""
+    from medsegkit import evaluation as ev
+    from medsegkit.data.dataset import Dataset, data_root as resolve_root, resolve_dataset
+
+    ds = Dataset.open(resolve_dataset(gt, resolve_root(data_root)))
+    settings = ev.EvalSettings(split=split, select=select, protocol=protocol, at_size=at_size, spacing=ev.parse_spacing(spacing))  # type: ignore[arg-type]
+
+    def progress(cases: list) -> Any:
+        return track(cases, description="evaluate", console=report.err, transient=True, disable=not report.err.is_terminal)
+
+    results = [ev.evaluate_run(p, ds, settings, progress) for p in predictions]
+    frame = ev.per_case_frame(results, settings)
+    summary = ev.summarise(frame)
+    document = ev.summary_document(results, summary, ds, settings)
+    target = out if out is not None else (predictions[0] / "evaluation" if len(predictions) == 1 else Path("evaluation"))
+    report.write_evaluation(target, frame, document)
+    split_name = document["ground_truth"]["split"]
+    title = f"{ds.name} split {split_name}, select {settings.effective_select}, at {document['resolution']} resolution, distances in {document['distance_unit']}"
+    if settings.leaks_ground_truth:
+        title = f"PROTOCOL SSCT: GROUND TRUTH LEAKS INTO PREDICTIONS (reproduction only). {title}"
+        report.err.print(f"[bold yellow]warning:[/] {ev.SSCT_WARNING}")
+    report.out.print(report.evaluation_table(summary, title))
+    report.err.print(f"wrote {target / 'per_case.csv'} and {target / 'summary.json'}")
+    issues = ev.problems(results)
+    for line in issues:
+        report.err.print(f"[yellow]note:[/] {line}", soft_wrap=True)
+    if any(r.missing for r in results) and not allow_missing:
+        raise MedsegkitError("some cases have no prediction (listed above); pass --allow-missing to accept that")
+
+
 @plugins_app.command("list")
 @handle_errors
 def plugins_list(

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from medsegkit.registry import ComponentStatus
@@ -61,3 +62,58 @@ def status_records(statuses: Iterable[ComponentStatus]) -> list[dict[str, Any]]:
         }
         for s in statuses
     ]
+
+
+METRIC_LABELS: dict[str, str] = {
+    "dice": "Dice ↑",
+    "hm": "HM (1 − Jaccard) ↓",
+    "xor": "XOR ↓",
+    "hd": "HD ↓",
+    "hd95": "HD95 pooled ↓",
+    "hd95_max": "HD95 max-directed ↓",
+    "asd": "ASD pred→gt ↓",
+    "assd": "ASSD pooled ↓",
+    "assd_mean": "ASSD mean-directed ↓",
+    "vcdr_err": "|vCDR error| ↓",
+}
+
+
+def evaluation_table(summary: dict[str, dict[str, Any]], title: str) -> Table:
+    """One column per run; per structure, rows of ``mean ± std (median)`` per metric, then counts."""
+    runs = list(summary)
+    table = Table(title=escape(title), title_justify="left")
+    table.add_column("structure")
+    table.add_column("metric")
+    for run in runs:
+        table.add_column(escape(run), justify="right", overflow="fold")
+    structures = list(dict.fromkeys(s for run in runs for s in summary[run]))
+    for structure in structures:
+        entries = [summary[run].get(structure) for run in runs]
+        metrics = list(dict.fromkeys(m for e in entries if e for m in e["metrics"]))
+        for i, metric in enumerate(metrics):
+            cells = []
+            for e in entries:
+                stat = e["metrics"].get(metric) if e else None
+                cells.append("–" if stat is None else f"{stat['mean']:.4f} ± {stat['std']:.4f} ({stat['median']:.4f})")
+            table.add_row(structure if i == 0 else "", METRIC_LABELS.get(metric, metric), *cells)
+        table.add_row("", "cases", *[str(e["cases"]) if e else "0" for e in entries])
+        table.add_row(
+            "",
+            "empty pred / gt / both",
+            *[f"{e['empty']['pred']} / {e['empty']['gt']} / {e['empty']['both']}" if e else "–" for e in entries],
+            end_section=True,
+        )
+    table.caption = "mean ± std (median); distances exclude cases where one mask is empty (counted above)"
+    return table
+
+
+def write_evaluation(out_dir: Any, frame: Any, document: dict[str, Any]) -> None:
+    """``per_case.csv`` and ``summary.json`` in ``out_dir``, each written atomically."""
+    from pathlib import Path
+
+    from medsegkit.atomic import write_json_atomic, write_text_atomic
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "per_case.csv", frame.to_csv(index=False))
+    write_json_atomic(out / "summary.json", document)

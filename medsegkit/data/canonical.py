@@ -9,7 +9,6 @@ produces the same bytes.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from medsegkit import __version__
+from medsegkit.atomic import write_json_atomic
 from medsegkit.data.imageio import png_bytes
 from medsegkit.data.readers.base import CaseSource, DatasetReader
 from medsegkit.errors import DataError, UsageError
@@ -59,12 +59,6 @@ def _replace_dir(tmp: Path, out: Path) -> None:
     tmp.rename(out)
     if old.exists():
         shutil.rmtree(old)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def write_dataset(

@@ -91,3 +91,11 @@ def png_bytes(array: np.ndarray) -> bytes:
 def list_images(folder: Path) -> list[Path]:
     """Image files directly in ``folder``, sorted by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def read_labels(path: Path) -> np.ndarray:
+    """Read an integer label map (8- or 16-bit grey, palette or 1-bit PNG) as ``(H, W)`` int32."""
+    im = _open(path)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return np.asarray(im).astype(np.int32)
+    return read_gray(path).astype(np.int32)

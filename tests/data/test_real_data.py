@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
+from scipy import ndimage
 
+from medsegkit.cli import app
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.prepare import prepare
 from tests.conftest import SHARED_DATA
@@ -20,9 +23,19 @@ def root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("real")
 
 
-def test_ph2_masks_have_exact_ground_truth_pixel_counts(root):
+@pytest.fixture(scope="module")
+def ph2(root) -> tuple[Path, dict]:
+    return prepare("ph2", SHARED_DATA / "ph2-dev" / "PH2Dataset", root / "ph2", root, {})
+
+
+@pytest.fixture(scope="module")
+def drishti(root) -> tuple[Path, dict]:
+    return prepare("dofe-fundus", SHARED_DATA / "fundus", None, root, {})
+
+
+def test_ph2_masks_have_exact_ground_truth_pixel_counts(ph2):
     src = SHARED_DATA / "ph2-dev" / "PH2Dataset"
-    out, manifest = prepare("ph2", src, root / "ph2", root, {})
+    out, manifest = ph2
     ds = Dataset.open(out)
     assert len(ds.case_ids()) == 50
     diagnoses = [c["meta"]["diagnosis"] for c in manifest["cases"].values()]
@@ -35,8 +48,8 @@ def test_ph2_masks_have_exact_ground_truth_pixel_counts(root):
         assert ds.image(cid).shape[:2] == truth.shape
 
 
-def test_dofe_fundus_drishti_domain(root):
-    out, manifest = prepare("dofe-fundus", SHARED_DATA / "fundus", None, root, {})
+def test_dofe_fundus_drishti_domain(root, drishti):
+    out, manifest = drishti
     assert out == root / "drishti-gs"
     assert len(manifest["splits"]["train"]) == 50 and len(manifest["splits"]["test"]) == 51
     raw = np.asarray(Image.open(SHARED_DATA / "fundus/Domain1/train/ROIs/mask/drishtiGS_002.png"))
@@ -74,3 +87,31 @@ def test_origa_sample(root):
     case = ds.case_ids()[0]
     assert ds.mask(case).shape == (640, 640)
     assert "cdr" in manifest["cases"][case]["meta"] and "glaucoma" in manifest["cases"][case]["meta"]
+
+
+def test_evaluate_prepared_ph2_against_itself(ph2, runner, tmp_path):
+    out, _ = ph2
+    result = runner.invoke(app, ["evaluate", str(out), "--gt", str(out), "--out", str(tmp_path / "ev")])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "ev" / "per_case.csv")
+    assert len(frame) == 50
+    assert (frame["dice"] == 1).all() and (frame[["hm", "xor", "hd"]] == 0).all().all()
+
+
+def test_evaluate_fundus_disc_cup_and_vcdr(drishti, runner, tmp_path):
+    out, _ = drishti
+    ds = Dataset.open(out)
+    preds = tmp_path / "eroded" / "masks"
+    preds.mkdir(parents=True)
+    for cid in ds.case_ids("test"):
+        labels = ds.mask(cid)
+        cup = ndimage.binary_erosion(labels == 2, iterations=3)
+        Image.fromarray(np.where(cup, 2, np.where(labels > 0, 1, 0)).astype(np.uint8)).save(preds / f"{cid}.png")
+    result = runner.invoke(app, ["evaluate", str(preds.parent), "--gt", "drishti-gs", "--data-root", str(out.parent)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(preds.parent / "evaluation" / "per_case.csv")
+    disc, cup = frame[frame.structure == "disc"], frame[frame.structure == "cup"]
+    assert len(disc) == len(cup) == 51
+    assert (disc["dice"] == 1).all()
+    assert cup["dice"].between(0.8, 0.999).all()
+    assert (cup["vcdr_pred"] < cup["vcdr_gt"]).all() and (cup["vcdr_err"] > 0).all()

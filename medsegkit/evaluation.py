@@ -1,0 +1,251 @@
+"""Scoring prediction folders against a prepared dataset, under named selections and protocols.
+
+Selections turn a prediction into a binary mask per structure:
+
+- ``blind``: the mask the method wrote (``masks/``), chosen without ground truth;
+- ``best-overlap``: from a cluster map (``clusters/``), the cluster with the most pixels inside the
+  ground truth (label 0 included). This peeks at the ground truth to pick a cluster, as the
+  S3-Net papers do.
+
+Protocols:
+
+- ``standard``: score the selected mask as it is;
+- ``ssct``: the official S3-Net evaluation: ``best-overlap``, then the prediction is multiplied by the
+  ground truth dilated twice with a 5x5 kernel. **It leaks ground truth into the prediction**; it
+  exists only to reproduce published numbers, and every output says so.
+
+Scoring happens at the ground truth's resolution (predictions are resized back with nearest
+neighbour) unless ``at_size`` asks for N x N for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from medsegkit import metrics
+from medsegkit.data.dataset import Dataset
+from medsegkit.data.predictions import PredictionFolder
+from medsegkit.errors import DataError, UsageError
+
+Select = Literal["blind", "best-overlap"]
+Protocol = Literal["standard", "ssct"]
+SSCT_WARNING = "protocol ssct multiplies predictions by the dilated ground truth: ground truth leaks into the prediction"
+Progress = Callable[[Iterable[str]], Iterator[str]]
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How predictions are turned into masks and scored."""
+
+    split: str | None = None
+    select: Select = "blind"
+    protocol: Protocol = "standard"
+    at_size: int | None = None
+    spacing: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.select not in ("blind", "best-overlap"):
+            raise UsageError(f"--select must be 'blind' or 'best-overlap', got {self.select!r}")
+        if self.protocol not in ("standard", "ssct"):
+            raise UsageError(f"--protocol must be 'standard' or 'ssct', got {self.protocol!r}")
+        if self.at_size is not None and self.at_size < 8:
+            raise UsageError(f"--at-size must be at least 8 pixels, got {self.at_size}")
+        if self.at_size is not None and self.spacing is not None:
+            raise UsageError("--spacing gives the ground truth's pixel size; it cannot be combined with --at-size")
+
+    @property
+    def leaks_ground_truth(self) -> bool:
+        return self.protocol == "ssct"
+
+    @property
+    def effective_select(self) -> Select:
+        return "best-overlap" if self.protocol == "ssct" else self.select
+
+
+@dataclass
+class RunResult:
+    """Per-case rows of one prediction folder and what was wrong with it."""
+
+    run: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    resized: list[str] = field(default_factory=list)
+
+
+def resize_nearest(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of a ``(h, w)`` label map to ``shape`` (pixel-centre aligned)."""
+    h, w = labels.shape
+    rows = np.minimum(((np.arange(shape[0]) + 0.5) * h / shape[0]).astype(int), h - 1)
+    cols = np.minimum(((np.arange(shape[1]) + 0.5) * w / shape[1]).astype(int), w - 1)
+    return labels[rows[:, None], cols[None, :]]
+
+
+def best_overlap(clusters: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """The cluster of ``clusters`` ``(H, W)`` with the most pixels inside ``gt``; empty if none overlaps."""
+    inside = clusters[gt]
+    if inside.size == 0:
+        return np.zeros(clusters.shape, bool)
+    values, counts = np.unique(inside, return_counts=True)
+    return clusters == values[np.argmax(counts)]
+
+
+def ssct_leak(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """The official S3-Net masking: ``pred`` AND (``gt`` dilated twice by a 5x5 square)."""
+    return pred & ndimage.binary_dilation(gt, structure=np.ones((5, 5), bool), iterations=2)
+
+
+def _structures(labels: np.ndarray, structures: dict[str, list[int]]) -> dict[str, np.ndarray]:
+    return {name: np.isin(labels, values) for name, values in structures.items()}
+
+
+def _predicted(pred: np.ndarray, gt_struct: dict[str, np.ndarray], ds: Dataset, settings: EvalSettings, path: Path) -> dict[str, np.ndarray]:
+    structures = ds.manifest["structures"]
+    if ds.task.name == "lesion":
+        if settings.effective_select == "best-overlap":
+            mask = best_overlap(pred, gt_struct["lesion"])
+            if settings.protocol == "ssct":
+                mask = ssct_leak(mask, gt_struct["lesion"])
+            return {"lesion": mask}
+        return {"lesion": pred > 0}
+    if settings.effective_select == "best-overlap":
+        raise UsageError("--select best-overlap and --protocol ssct apply to lesion cluster maps, not to fundus labels")
+    bad = sorted(set(np.unique(pred).tolist()) - ds.task.values)
+    if bad:
+        raise DataError(f"{path}: prediction value(s) {bad[:8]} outside the fundus labels {sorted(ds.task.values)}")
+    return _structures(pred, structures)
+
+
+def evaluate_run(run: Path, ds: Dataset, settings: EvalSettings, progress: Progress | None = None) -> RunResult:
+    """Score one prediction folder against ``ds``; missing and extra cases are recorded, not fatal."""
+    folder = PredictionFolder.open(run)
+    result = RunResult(str(run))
+    source = "clusters" if settings.effective_select == "best-overlap" and folder.clusters else "masks"
+    split = settings.split or ("test" if "test" in ds.splits else "all")
+    ids = ds.case_ids(split)
+    available = folder.case_ids(source)
+    scored = [c for c in ids if ds.mask_path(c) is not None]
+    result.missing = [c for c in scored if c not in available]
+    result.extra = sorted(available - set(ids))
+    todo = [c for c in scored if c in available]
+    for case_id in progress(todo) if progress else todo:
+        gt = ds.mask(case_id)
+        pred = folder.read(case_id, source)
+        if settings.at_size:
+            size = (settings.at_size, settings.at_size)
+            gt, pred = resize_nearest(gt, size), resize_nearest(pred, size)
+        elif pred.shape != gt.shape:
+            result.resized.append(case_id)
+            pred = resize_nearest(pred, gt.shape)
+        gt_struct = _structures(gt, ds.manifest["structures"])
+        pred_path = (folder.clusters if source == "clusters" else folder.masks)[case_id]
+        pred_struct = _predicted(pred, gt_struct, ds, settings, pred_path)
+        case_rows: dict[str, dict[str, Any]] = {}
+        for name, gt_mask in gt_struct.items():
+            row: dict[str, Any] = {"run": result.run, "case": case_id, "structure": name}
+            row.update(metrics.binary_scores(pred_struct[name], gt_mask, settings.spacing))
+            row["empty"] = metrics.empty_kind(pred_struct[name], gt_mask)
+            case_rows[name] = row
+        if ds.task.name == "fundus":
+            pred_vcdr = metrics.vcdr(pred_struct["cup"], pred_struct["disc"])
+            gt_vcdr = metrics.vcdr(gt_struct["cup"], gt_struct["disc"])
+            case_rows["cup"].update(vcdr_pred=pred_vcdr, vcdr_gt=gt_vcdr, vcdr_err=abs(pred_vcdr - gt_vcdr))
+        result.rows.extend(case_rows.values())
+    return result
+
+
+SUMMARY_METRICS: tuple[str, ...] = (*metrics.METRICS, "vcdr_err")
+
+
+def per_case_frame(results: list[RunResult], settings: EvalSettings) -> pd.DataFrame:
+    frame = pd.DataFrame([row for r in results for row in r.rows])
+    if frame.empty:
+        return frame
+    frame["select"] = settings.effective_select
+    frame["protocol"] = "ssct (ground truth leak)" if settings.leaks_ground_truth else "standard"
+    return frame
+
+
+def summarise(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per run and structure: mean, std, median and count of each metric (NaN excluded), case and empty counts."""
+    out: dict[str, dict[str, Any]] = {}
+    if frame.empty:
+        return out
+    for (run, structure), group in frame.groupby(["run", "structure"], sort=False):
+        entry: dict[str, Any] = {
+            "cases": int(len(group)),
+            "empty": {kind: int((group["empty"] == kind).sum()) for kind in ("pred", "gt", "both")},
+            "metrics": {},
+        }
+        for metric in SUMMARY_METRICS:
+            if metric not in group:
+                continue
+            values = group[metric].astype(float).dropna()
+            if values.empty:
+                continue
+            entry["metrics"][metric] = {
+                "mean": float(values.mean()),
+                "std": float(values.std(ddof=0)),
+                "median": float(values.median()),
+                "n": int(values.size),
+            }
+        out.setdefault(str(run), {})[str(structure)] = entry
+    return out
+
+
+def _names(ids: list[str], limit: int = 8) -> str:
+    return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def problems(results: list[RunResult]) -> list[str]:
+    """One line per run and kind of problem, naming the cases."""
+    lines = []
+    for r in results:
+        if r.missing:
+            lines.append(f"{r.run}: {len(r.missing)} case(s) without a prediction: {_names(r.missing)}")
+        if r.extra:
+            lines.append(f"{r.run}: {len(r.extra)} prediction(s) for cases not in the split, ignored: {_names(r.extra)}")
+        if r.resized:
+            lines.append(f"{r.run}: {len(r.resized)} prediction(s) resized (nearest) to the ground truth size: {_names(r.resized)}")
+    return lines
+
+
+def summary_document(results: list[RunResult], summary: dict[str, Any], ds: Dataset, settings: EvalSettings) -> dict[str, Any]:
+    from medsegkit import __version__
+
+    return {
+        "medsegkit_version": __version__,
+        "ground_truth": {"dataset": ds.name, "path": str(ds.root), "split": settings.split or ("test" if "test" in ds.splits else "all")},
+        "select": settings.effective_select,
+        "protocol": settings.protocol,
+        "leaks_ground_truth": settings.leaks_ground_truth,
+        "warning": SSCT_WARNING if settings.leaks_ground_truth else None,
+        "resolution": f"{settings.at_size}x{settings.at_size}" if settings.at_size else "ground truth",
+        "distance_unit": "spacing units" if settings.spacing else "pixels",
+        "spacing": list(settings.spacing) if settings.spacing else None,
+        "empty_policy": "both empty: Dice 1, HM 0, XOR 0, distances 0; one empty: distances NaN (excluded from means, counted)",
+        "runs": {
+            r.run: {"missing": r.missing, "extra": r.extra, "resized": r.resized, "structures": summary.get(r.run, {})}
+            for r in results
+        },
+    }
+
+
+def parse_spacing(text: str | None) -> tuple[float, ...] | None:
+    """``"0.5"`` or ``"0.5,0.4"`` (row, col) -> tuple of positive floats."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--spacing expects one or two numbers such as 0.5 or 0.5,0.4, got {text!r}") from None
+    if len(values) not in (1, 2) or any(not np.isfinite(v) or v <= 0 for v in values):
+        raise UsageError(f"--spacing expects one or two positive numbers, got {text!r}")
+    return values
