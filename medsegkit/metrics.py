@@ -34,7 +34,7 @@ NAN = float("nan")
 
 
 def _as_bool(mask: np.ndarray) -> np.ndarray:
-    return np.asarray(mask, dtype=bool)
+    return mask if isinstance(mask, np.ndarray) and mask.dtype == bool else np.asarray(mask, dtype=bool)
 
 
 def _check_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -46,29 +46,29 @@ def _check_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def empty_kind(pred: np.ndarray, gt: np.ndarray) -> EmptyKind:
     """Which of the two masks is empty: ``""`` (neither), ``"pred"``, ``"gt"`` or ``"both"``."""
-    a, b = _as_bool(pred).any(), _as_bool(gt).any()
+    a, b = bool(np.any(pred)), bool(np.any(gt))
     return "" if a and b else "both" if not (a or b) else "pred" if not a else "gt"
 
 
 def dice(pred: np.ndarray, gt: np.ndarray) -> float:
     """Dice = 2|A∩B| / (|A| + |B|), in [0, 1]; 1 when both are empty."""
     a, b = _check_pair(pred, gt)
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
+    total = np.count_nonzero(a) + np.count_nonzero(b)
+    return 1.0 if total == 0 else 2.0 * np.count_nonzero(a & b) / total
 
 
 def hammoude(pred: np.ndarray, gt: np.ndarray) -> float:
     """Hammoude distance HM = |A∪B \\ A∩B| / |A∪B| = 1 − Jaccard, in [0, 1]; 0 when both are empty."""
     a, b = _check_pair(pred, gt)
-    union = int(np.logical_or(a, b).sum())
-    return 0.0 if union == 0 else int(np.logical_xor(a, b).sum()) / union
+    union = np.count_nonzero(a | b)
+    return 0.0 if union == 0 else np.count_nonzero(a ^ b) / union
 
 
 def xor(pred: np.ndarray, gt: np.ndarray) -> float:
     """XOR = |A∪B \\ A∩B| / |B|, in [0, ∞); 0 when both are empty, NaN when only B is empty."""
     a, b = _check_pair(pred, gt)
-    n_gt = int(b.sum())
-    n_xor = int(np.logical_xor(a, b).sum())
+    n_gt = np.count_nonzero(b)
+    n_xor = np.count_nonzero(a ^ b)
     if n_gt == 0:
         return 0.0 if n_xor == 0 else NAN
     return n_xor / n_gt
@@ -104,8 +104,12 @@ class SurfaceDistances:
         return np.concatenate([self.pred_to_gt, self.gt_to_pred])
 
 
-def surface_distances(pred: np.ndarray, gt: np.ndarray, spacing: Spacing = None, connectivity: int = 1) -> SurfaceDistances | None:
+def surface_distances(
+    pred: np.ndarray, gt: np.ndarray, spacing: Spacing = None, connectivity: int = 1, symmetric: bool = True
+) -> SurfaceDistances | None:
     """Both directed surface distance sets, or None when either mask is empty.
+
+    With ``symmetric=False`` only ``pred_to_gt`` is computed (``gt_to_pred`` is left empty).
 
     Work is restricted to the bounding box of A ∪ B grown by one pixel, which gives the same
     distances as the full array (every surface pixel lies inside it) at a fraction of the cost.
@@ -120,12 +124,14 @@ def surface_distances(pred: np.ndarray, gt: np.ndarray, spacing: Spacing = None,
     # Crop edges inside the image hold background only, so the erosion border rule is unchanged.
     sa, sb = surface(a, connectivity), surface(b, connectivity)
     to_b = ndimage.distance_transform_edt(~sb, sampling=sampling)
+    if not symmetric:
+        return SurfaceDistances(to_b[sa], np.empty(0))
     to_a = ndimage.distance_transform_edt(~sa, sampling=sampling)
     return SurfaceDistances(to_b[sa], to_a[sb])
 
 
-def _distance_or_policy(pred: np.ndarray, gt: np.ndarray, spacing: Spacing) -> SurfaceDistances | float:
-    sd = surface_distances(pred, gt, spacing)
+def _distance_or_policy(pred: np.ndarray, gt: np.ndarray, spacing: Spacing, symmetric: bool = True) -> SurfaceDistances | float:
+    sd = surface_distances(pred, gt, spacing, symmetric=symmetric)
     if sd is not None:
         return sd
     return 0.0 if empty_kind(pred, gt) == "both" else NAN
@@ -157,7 +163,7 @@ def hd95(pred: np.ndarray, gt: np.ndarray, spacing: Spacing = None, variant: HD9
 
 def asd(pred: np.ndarray, gt: np.ndarray, spacing: Spacing = None) -> float:
     """Directed average surface distance ASD = mean d(A→B) (medpy ``asd``); 0 both empty, NaN one empty."""
-    sd = _distance_or_policy(pred, gt, spacing)
+    sd = _distance_or_policy(pred, gt, spacing, symmetric=False)
     return sd if isinstance(sd, float) else float(sd.pred_to_gt.mean())
 
 
