@@ -15,7 +15,7 @@ import typer
 from rich.progress import track
 
 from medsegkit import __version__, registry, report
-from medsegkit.errors import MedsegkitError
+from medsegkit.errors import MedsegkitError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,6 +108,58 @@ def prepare(
     command = shlex.join(["medsegkit", *sys.argv[1:]]) if sys.argv and "medsegkit" in sys.argv[0] else None
     target, manifest = run_prepare(kind, src, out, resolve_root(data_root), options, name=name, progress=progress, command=command)
     report.out.print(report.dataset_table(manifest, str(target)))
+
+
+@app.command()
+@handle_errors
+def cluster(
+    dataset: Annotated[str, typer.Argument(help="Images to segment: a prepared dataset (path or name under the data root) or a plain folder of images.")],
+    method: Annotated[str, typer.Option("--method", "-m", help="Clustering method: s3 (S3-Net), s3-stn (with a spatial transformer and boundary loss), kmeans (colour baseline), or a plugin's.")] = "s3",
+    size: Annotated[int, typer.Option(help="Working resolution: images are resized to N x N for clustering; outputs are resized back to each image's size.")] = 256,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder. Default: runs/cluster-<method>-<dataset>.", show_default=False)] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file with method options (flat keys, e.g. lr = 0.2); flags override it.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; each image's seed derives from it and the case id, so shards agree with a single run.")] = 0,
+    device: Annotated[str, typer.Option(help="Torch device for the network: cpu, cuda or cuda:N.")] = "cpu",
+    shard: Annotated[str | None, typer.Option(help="Process shard i of N (0-based 'i/N'); default: RANK/WORLD_SIZE under torchrun, else all images.", show_default=False)] = None,
+    max_iter: Annotated[int | None, typer.Option(help="s3, s3-stn: maximum iterations per image (50).", show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option(help="s3, s3-stn: SGD learning rate (0.2).", show_default=False)] = None,
+    attention: Annotated[str | None, typer.Option(help="s3, s3-stn: attention module of the blocks, a medsegkit.attention name (ilka).", show_default=False)] = None,
+    num_clusters: Annotated[int | None, typer.Option(help="kmeans: clusters (2); s3: initial clusters K (default C).", show_default=False)] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Any method option as key=value (see the method's config in docs/cluster.md); repeatable.", show_default=False)] = None,
+    data_root: DataRoot = None,
+) -> None:
+    """Segment every image without labels; writes cluster maps, blind lesion masks, overlays and a manifest.
+
+    A rerun skips finished images, so an interrupted run loses at most the image in progress.
+    """
+    from medsegkit.clustering import Shard, make_method, run_cluster
+    from medsegkit.data.dataset import data_root as resolve_root, resolve_dataset
+    from medsegkit.data.prepare import parse_extra_options
+
+    overrides = {"max_iter": max_iter, "lr": lr, "attention": attention, "num_clusters": num_clusters}
+    overrides = {k: v for k, v in overrides.items() if v is not None} | parse_extra_options(set_ or [], flag="--set")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: CUDA is not available on this machine")
+    elif device != "cpu":
+        raise UsageError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+    target = Path(dataset)
+    if not target.is_dir():
+        target = resolve_dataset(dataset, resolve_root(data_root))
+    runner = make_method(method, config, overrides)
+    destination = out if out is not None else Path("runs") / f"cluster-{method.replace(':', '-')}-{target.name}"
+
+    def progress(items: list) -> Any:
+        return track(items, description=f"cluster {method}", console=report.err, disable=not report.err.is_terminal)
+
+    manifest = run_cluster(target, destination, method, runner, size, seed, Shard.parse(shard), device, progress)
+    seconds = manifest["median_seconds"]
+    report.out.print(
+        f"{manifest['finished']}/{manifest['input']['images']} images done in {destination}"
+        + (f"; median {seconds:.2f} s per image" if seconds is not None else "")
+    )
 
 
 @app.command()

@@ -20,13 +20,13 @@ def make_reader(kind: str, options: Mapping[str, Any]) -> DatasetReader:
     return factory.from_options(options)
 
 
-def parse_extra_options(pairs: list[str]) -> dict[str, str]:
+def parse_extra_options(pairs: list[str], flag: str = "--opt") -> dict[str, str]:
     """Turn repeated ``--opt key=value`` into a dict (``key`` with dashes or underscores)."""
     out: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"--opt expects key=value, got {pair!r}")
+            raise UsageError(f"{flag} expects key=value, got {pair!r}")
         out[key.strip().replace("-", "_")] = value.strip()
     return out
 

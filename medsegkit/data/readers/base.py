@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from medsegkit import config
 from medsegkit.data.tasks import Task
 from medsegkit.errors import DataError, UsageError
 
@@ -60,18 +59,7 @@ class DatasetReader(ABC):
     @classmethod
     def from_options(cls, given: Mapping[str, Any]) -> DatasetReader:
         """Build a reader from user options, rejecting names the reader does not take."""
-        fields = {f.name: f for f in dataclasses.fields(cls.Options)}
-        unknown = sorted(set(given) - set(fields))
-        if unknown:
-            takes = ", ".join(f"--{n.replace('_', '-')}" for n in fields) or "no options"
-            bad = ", ".join(f"--{n.replace('_', '-')}" for n in unknown)
-            raise UsageError(f"reader {cls.default_name!r} does not take {bad}; it takes {takes}")
-        hints = typing.get_type_hints(cls.Options)
-        values = {k: _coerce(k, v, hints[k]) for k, v in given.items()}
-        try:
-            return cls(cls.Options(**values))
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
+        return cls(config.build(cls.Options, given, f"reader {cls.default_name!r}"))
 
     @abstractmethod
     def scan(self, src: Path | None) -> list[CaseSource]:
@@ -90,25 +78,7 @@ class DatasetReader(ABC):
         return []
 
     def options_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.options)
-
-
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    if value is None:
-        return None
-    base = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-    target = base[0]
-    if typing.get_origin(target) is typing.Literal:
-        choices = typing.get_args(target)
-        if value not in choices:
-            raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(map(str, choices))}, got {value!r}")
-        return value
-    if target in (int, float, str):
-        try:
-            return target(value)
-        except ValueError as exc:
-            raise UsageError(f"--{name.replace('_', '-')} expects {target.__name__}, got {value!r}") from exc
-    return value
+        return config.to_dict(self.options)
 
 
 def require_dir(path: Path | None, what: str) -> Path:

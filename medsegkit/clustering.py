@@ -1,0 +1,174 @@
+"""``medsegkit cluster``: run a clustering method over a folder, resumably, shardably, atomically.
+
+Output folder::
+
+    config.toml            resolved method config (a rerun with a different config is refused)
+    manifest.json          run settings, versions and one record per finished image
+    clusters/<case>.png    cluster map at the image's original size (uint8, or 16-bit if needed)
+    masks/<case>.png       blind lesion mask (0/1) at the original size
+    overlays/<case>.png    the mask's contour drawn on the image
+    cases/<case>.json      per-image record, written last: its presence marks the image as done
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from medsegkit import __version__, config as config_module, registry
+from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from medsegkit.data.canonical import DATASET_JSON
+from medsegkit.data.dataset import Dataset
+from medsegkit.data.imageio import list_images, png_bytes, read_rgb
+from medsegkit.errors import DataError, UsageError
+from medsegkit.evaluation import resize_nearest
+from medsegkit.methods.base import ClusterMethod
+from medsegkit.methods.blind import select_foreground
+from medsegkit.report import overlay
+
+Progress = Callable[[Iterable[tuple[str, Path]]], Iterator[tuple[str, Path]]]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Process the images whose position in the sorted case list is ``index`` modulo ``count``."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str | None) -> Shard:
+        """``"i/N"`` (0-based), else ``RANK``/``WORLD_SIZE`` from torchrun, else the whole folder."""
+        if text is None:
+            rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+            return cls(int(rank), int(world)) if rank is not None and world is not None else cls()
+        try:
+            index, count = (int(v) for v in text.split("/"))
+        except ValueError:
+            raise UsageError(f"--shard expects i/N such as 0/4, got {text!r}") from None
+        if not 0 <= index < count:
+            raise UsageError(f"--shard i/N needs 0 <= i < N, got {text!r}")
+        return cls(index, count)
+
+    def select(self, items: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+        return sorted(items)[self.index :: self.count]
+
+
+def collect_images(target: Path) -> tuple[str, list[tuple[str, Path]]]:
+    """(name, [(case id, image path)]) of a prepared dataset or a plain folder of images."""
+    if (target / DATASET_JSON).is_file():
+        ds = Dataset.open(target)
+        return ds.name, [(c, ds.image_path(c)) for c in ds.case_ids()]
+    if not target.is_dir():
+        raise DataError(f"{target}: folder not found; expected a prepared dataset or a folder of images")
+    images = list_images(target / "images") if (target / "images").is_dir() else list_images(target)
+    if not images:
+        raise DataError(f"{target}: no images (PNG, JPEG, BMP or TIFF) found")
+    ids: dict[str, Path] = {}
+    for path in images:
+        if path.stem in ids:
+            raise DataError(f"duplicate case id {path.stem!r}: {ids[path.stem]} and {path}")
+        ids[path.stem] = path
+    return target.name, sorted(ids.items())
+
+
+def case_seed(seed: int, case_id: str) -> int:
+    """Seed of one image: independent of sharding and of the order images are processed in."""
+    return (seed + zlib.crc32(case_id.encode())) % 2**31
+
+
+def _label_png(labels: np.ndarray) -> bytes:
+    if labels.max(initial=0) < 256:
+        return png_bytes(labels.astype(np.uint8))
+    return png_bytes(labels.astype(np.uint16))
+
+
+def make_method(name: str, toml_file: Path | None, overrides: dict[str, Any]) -> ClusterMethod:
+    factory = registry.load("methods", name)
+    if not (isinstance(factory, type) and issubclass(factory, ClusterMethod)):
+        raise UsageError(f"method {name!r} is not a clustering method usable by `cluster`")
+    return factory.from_options(name, toml_file, overrides)
+
+
+def run_cluster(
+    target: Path,
+    out: Path,
+    method_name: str,
+    method: ClusterMethod,
+    size: int,
+    seed: int,
+    shard: Shard = Shard(),
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Cluster every image of ``target`` (this shard's share) not yet finished in ``out``."""
+    if size < 16:
+        raise UsageError(f"--size must be at least 16 pixels, got {size}")
+    name, items = collect_images(target)
+    settings = {"method": method_name, "size": size, "seed": seed, "config": config_module.to_dict(method.config)}
+    out.mkdir(parents=True, exist_ok=True)
+    settings_file = out / "settings.json"
+    if settings_file.is_file():
+        previous = json.loads(settings_file.read_text())
+        if previous != settings:
+            raise UsageError(f"{out} holds a run with other settings ({settings_file}); choose another --out or delete it")
+    else:
+        write_json_atomic(settings_file, settings)
+        write_text_atomic(out / "config.toml", config_module.to_toml(method.config))
+    for sub in ("clusters", "masks", "overlays", "cases"):
+        (out / sub).mkdir(exist_ok=True)
+    method.device = device
+
+    todo = [(c, p) for c, p in shard.select(items) if not (out / "cases" / f"{c}.json").is_file()]
+    for case_id, path in progress(todo) if progress else todo:
+        image = read_rgb(path)
+        h, w = image.shape[:2]
+        work = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR))
+        result = method.segment(work, case_seed(seed, case_id))
+        mask = select_foreground(work, result.clusters)
+        clusters_full = resize_nearest(result.clusters, (h, w))
+        mask_full = resize_nearest(mask.astype(np.uint8), (h, w))
+        write_bytes_atomic(out / "clusters" / f"{case_id}.png", _label_png(clusters_full))
+        write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(mask_full))
+        write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(overlay(image, mask_full > 0)))
+        record = {
+            "case": case_id,
+            "image": str(path),
+            "seed": case_seed(seed, case_id),
+            "iterations": result.iterations,
+            "seconds": round(result.seconds, 4),
+            "clusters": int(np.unique(result.clusters).size),
+            "label_history": result.label_history,
+            "mask_fraction": round(float(mask.mean()), 6),
+        }
+        write_json_atomic(out / "cases" / f"{case_id}.json", record)
+    return write_manifest(out, name, target, settings, len(items))
+
+
+def write_manifest(out: Path, name: str, target: Path, settings: dict[str, Any], total: int) -> dict[str, Any]:
+    """Rebuild ``manifest.json`` from every finished ``cases/*.json`` (all shards included)."""
+    import torch
+
+    records = [json.loads(p.read_text()) for p in sorted((out / "cases").glob("*.json"))]
+    seconds = [r["seconds"] for r in records]
+    manifest = {
+        "medsegkit_version": __version__,
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "input": {"name": name, "path": str(target), "images": total},
+        **settings,
+        "finished": len(records),
+        "median_seconds": float(np.median(seconds)) if seconds else None,
+        "cases": records,
+    }
+    write_json_atomic(out / "manifest.json", manifest)
+    return manifest

@@ -1,0 +1,1 @@
+"""Segmentation methods, created by name through the ``medsegkit.methods`` registry."""

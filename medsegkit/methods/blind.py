@@ -1,0 +1,92 @@
+"""Choosing the lesion among unlabelled clusters, without ground truth.
+
+Dermoscopic lesions are darker than the surrounding skin, compact, roughly central, and rarely
+fill the image border (dark vignetting corners do). For each union of the k darkest clusters
+the selector cleans the mask (drops dark components that hug the border away from the centre,
+keeps the largest component, fills holes) and scores it; the best-scoring mask wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass(frozen=True)
+class BlindConfig:
+    """Weights of the selection score ``contrast − border·w_b − offcentre·w_c`` (−∞ outside the area range).
+
+    ``contrast`` compares the mask with a thin ring around it (``ring_width`` of the image side), in
+    units of the image's grey-level standard deviation: a lesion's boundary is where skin begins.
+    """
+
+    border_weight: float = 1.0
+    centre_weight: float = 0.5
+    min_area: float = 0.005
+    max_area: float = 0.9
+    corner_border_share: float = 0.0
+    ring_width: float = 0.03
+
+
+def _border_band(shape: tuple[int, int], width: int) -> np.ndarray:
+    band = np.zeros(shape, bool)
+    band[:width], band[-width:], band[:, :width], band[:, -width:] = True, True, True, True
+    return band
+
+
+def clean(mask: np.ndarray, config: BlindConfig = BlindConfig()) -> np.ndarray:
+    """Drop border-hugging off-centre components, keep the largest remaining one, fill its holes.
+
+    Empty when every component is a border-hugging off-centre one (vignetting, not a lesion).
+    """
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return mask.astype(bool)
+    h, w = mask.shape
+    band = _border_band(mask.shape, max(1, round(0.02 * min(h, w))))
+    ids = np.arange(1, n + 1)
+    sizes = ndimage.sum_labels(np.ones_like(mask), labels, ids)
+    on_border = ndimage.sum_labels(band, labels, ids) / band.sum()
+    centres = np.array(ndimage.center_of_mass(mask, labels, ids)).reshape(-1, 2)
+    offcentre = np.hypot((centres[:, 0] - h / 2) / (h / 2), (centres[:, 1] - w / 2) / (w / 2))
+    keep = ~((on_border > config.corner_border_share) & (offcentre > 0.6))
+    if not keep.any():
+        return np.zeros(mask.shape, bool)
+    best = ids[keep][np.argmax(sizes[keep])]
+    return ndimage.binary_fill_holes(labels == best)
+
+
+def score(mask: np.ndarray, grey: np.ndarray, config: BlindConfig = BlindConfig()) -> float:
+    """Higher is more lesion-like; ``-inf`` for an empty, tiny or image-filling mask."""
+    area = mask.mean()
+    if area < config.min_area or area > config.max_area:
+        return float("-inf")
+    h, w = mask.shape
+    ring = ndimage.binary_dilation(mask, iterations=max(1, round(config.ring_width * min(h, w)))) & ~mask
+    if not ring.any():
+        return float("-inf")
+    contrast = (grey[ring].mean() - grey[mask].mean()) / (grey.std() + 1e-6)
+    band = _border_band(mask.shape, max(1, round(0.02 * min(h, w))))
+    border = mask[band].mean()
+    rows, cols = np.nonzero(mask)
+    offcentre = np.hypot((rows.mean() - h / 2) / (h / 2), (cols.mean() - w / 2) / (w / 2))
+    return float(contrast - config.border_weight * border - config.centre_weight * offcentre)
+
+
+def select_foreground(image: np.ndarray, clusters: np.ndarray, config: BlindConfig = BlindConfig()) -> np.ndarray:
+    """The lesion mask ``(H, W)`` bool chosen from a cluster map ``(H, W)`` of an ``(H, W, 3)`` uint8 image."""
+    grey = image.astype(np.float64).mean(axis=2)
+    values = np.unique(clusters)
+    if values.size < 2:
+        return np.zeros(clusters.shape, bool)
+    brightness = np.array([grey[clusters == v].mean() for v in values])
+    order = values[np.argsort(brightness)]
+    best, best_score = np.zeros(clusters.shape, bool), float("-inf")
+    for k in range(1, values.size):
+        candidate = clean(np.isin(clusters, order[:k]), config)
+        s = score(candidate, grey, config)
+        if s > best_score:
+            best, best_score = candidate, s
+    return best
