@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from medsegkit import config
+from medsegkit.data.imageio import check_same_size, map_values, read_gray, read_rgb
 from medsegkit.data.tasks import Task
 from medsegkit.errors import DataError, UsageError
 
@@ -79,6 +80,16 @@ class DatasetReader(ABC):
 
     def options_dict(self) -> dict[str, Any]:
         return config.to_dict(self.options)
+
+
+def load_mapped(case: CaseSource, mapping: Mapping[int, int]) -> LoadedCase:
+    """Read ``case``'s image and, if it has one, its mask with raw values mapped to labels by ``mapping``."""
+    image = read_rgb(case.image_path)
+    if case.mask_path is None:
+        return LoadedCase(image, None)
+    raw = read_gray(case.mask_path)
+    check_same_size(image, raw, case.image_path, case.mask_path)
+    return LoadedCase(image, map_values(raw, mapping, case.mask_path))
 
 
 def require_dir(path: Path | None, what: str) -> Path:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from medsegkit.data.imageio import check_same_size, list_images, map_values, read_gray, read_rgb
-from medsegkit.data.readers.base import CaseSource, DatasetReader, LoadedCase, no_cases, require_dir
+from medsegkit.data.imageio import list_images
+from medsegkit.data.readers.base import CaseSource, DatasetReader, LoadedCase, load_mapped, no_cases, require_dir
 from medsegkit.data.tasks import FUNDUS, LESION, TASKS
 from medsegkit.errors import DataError
 
@@ -74,9 +74,5 @@ class FolderReader(DatasetReader):
         return cases
 
     def load(self, case: CaseSource) -> LoadedCase:
-        image = read_rgb(case.image_path)
-        if case.mask_path is None:
-            return LoadedCase(image, None)
-        raw = read_gray(case.mask_path)
-        check_same_size(image, raw, case.image_path, case.mask_path)
-        return LoadedCase(image, map_values(raw, parse_mask_map(self.options.mask_map), case.mask_path))
+        return load_mapped(case, parse_mask_map(self.options.mask_map))
+

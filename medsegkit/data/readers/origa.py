@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from medsegkit.data.imageio import check_same_size, list_images, map_values, read_gray, read_rgb
-from medsegkit.data.readers.base import CaseSource, DatasetReader, LoadedCase, no_cases, require_dir
+from medsegkit.data.imageio import list_images
+from medsegkit.data.readers.base import CaseSource, DatasetReader, LoadedCase, load_mapped, no_cases, require_dir
 from medsegkit.data.tasks import FUNDUS
 
 MASK_VALUES = {0: 0, 1: 1, 2: 2}  # 0 background, 1 disc rim, 2 cup
@@ -34,12 +34,8 @@ class OrigaReader(DatasetReader):
         return cases
 
     def load(self, case: CaseSource) -> LoadedCase:
-        image = read_rgb(case.image_path)
-        if case.mask_path is None:
-            return LoadedCase(image, None)
-        raw = read_gray(case.mask_path)
-        check_same_size(image, raw, case.image_path, case.mask_path)
-        return LoadedCase(image, map_values(raw, MASK_VALUES, case.mask_path))
+        return load_mapped(case, MASK_VALUES)
+
 
     @staticmethod
     def _info(src: Path) -> dict[str, dict[str, object]]:

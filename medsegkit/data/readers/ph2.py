@@ -5,14 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
-
-from medsegkit.data.imageio import check_same_size, read_gray, read_rgb
-from medsegkit.data.readers.base import CaseSource, DatasetReader, LoadedCase, no_cases, require_dir
+from medsegkit.data.readers.base import CaseSource, DatasetReader, LoadedCase, load_mapped, no_cases, require_dir
 from medsegkit.data.tasks import LESION
-from medsegkit.errors import DataError
 
 DIAGNOSES = {"0": "common nevus", "1": "atypical nevus", "2": "melanoma"}
+MASK_VALUES = {0: 0, 255: 1}  # 1-bit masks read as {0, 255}; the 24-bit ones hold {0, 255} too
 
 
 class PH2Reader(DatasetReader):
@@ -44,16 +41,8 @@ class PH2Reader(DatasetReader):
         return cases
 
     def load(self, case: CaseSource) -> LoadedCase:
-        image = read_rgb(case.image_path)
-        if case.mask_path is None:
-            return LoadedCase(image, None)
-        raw = read_gray(case.mask_path)
-        check_same_size(image, raw, case.image_path, case.mask_path)
-        values = set(np.unique(raw).tolist())
-        if not values <= {0, 255}:
-            extra = sorted(values - {0, 255})[:8]
-            raise DataError(f"{case.mask_path}: mask value(s) {extra} not in the expected binary values {{0, 255}}")
-        return LoadedCase(image, (raw > 0).astype(np.uint8))
+        return load_mapped(case, MASK_VALUES)
+
 
     @staticmethod
     def _diagnoses(src: Path) -> dict[str, str]:

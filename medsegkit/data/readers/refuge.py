@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from medsegkit.data.imageio import IMAGE_SUFFIXES, check_same_size, map_values, read_gray, read_rgb
-from medsegkit.data.readers.base import CaseSource, DatasetReader, LoadedCase, no_cases, require_dir
+from medsegkit.data.imageio import IMAGE_SUFFIXES
+from medsegkit.data.readers.base import CaseSource, DatasetReader, LoadedCase, load_mapped, no_cases, require_dir
 from medsegkit.data.readers.crop import centre_of, crop_centred, resize
 from medsegkit.data.tasks import FUNDUS
 from medsegkit.errors import DataError
@@ -71,13 +71,9 @@ class RefugeReader(DatasetReader):
         return cases
 
     def load(self, case: CaseSource) -> LoadedCase:
-        image = read_rgb(case.image_path)
+        loaded = load_mapped(case, MASK_VALUES)
+        image, labels = loaded.image, loaded.mask
         meta: dict[str, object] = {"original_size": list(image.shape[:2])}
-        labels = None
-        if case.mask_path is not None:
-            raw = read_gray(case.mask_path)
-            check_same_size(image, raw, case.image_path, case.mask_path)
-            labels = map_values(raw, MASK_VALUES, case.mask_path)
         size = self.options.crop_size
         if size:
             if labels is None or not labels.any():

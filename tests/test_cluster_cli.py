@@ -1,0 +1,136 @@
+"""`medsegkit cluster` end to end on tiny synthetic data: outputs, resume, sharding, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medsegkit.cli import app
+from medsegkit.clustering import Shard, make_method, run_cluster
+from medsegkit.data.dataset import Dataset
+from medsegkit.data.imageio import read_labels, read_rgb
+from medsegkit.data.prepare import prepare
+from medsegkit.errors import UsageError
+from medsegkit.methods.kmeans import KMeansMethod
+
+
+@pytest.fixture(scope="module")
+def derm(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("derm")
+    out, _ = prepare("synthetic-dermoscopy", None, root / "derm", root, {"count": 6, "size": 64})
+    return out
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((folder / "masks").glob("*.png"))}
+
+
+def test_kmeans_cluster_then_evaluate(runner, derm, tmp_path):
+    result = runner.invoke(app, ["cluster", str(derm), "--method", "kmeans", "--size", "48", "--out", str(tmp_path / "km")])
+    assert result.exit_code == 0, result.output
+    assert "6/6 images done" in result.stdout
+    ds = Dataset.open(derm)
+    for cid in ds.case_ids():
+        mask = read_labels(tmp_path / "km" / "masks" / f"{cid}.png")
+        assert mask.shape == (64, 64) and set(np.unique(mask)) <= {0, 1}  # back at the image's size
+        assert read_labels(tmp_path / "km" / "clusters" / f"{cid}.png").shape == (64, 64)
+        assert read_rgb(tmp_path / "km" / "overlays" / f"{cid}.png").shape == (64, 64, 3)
+    manifest = json.loads((tmp_path / "km" / "manifest.json").read_text())
+    assert manifest["finished"] == 6 and manifest["method"] == "kmeans" and manifest["config"]["num_clusters"] == 2
+    assert "num_clusters = 2" in (tmp_path / "km" / "config.toml").read_text()
+    scored = runner.invoke(app, ["evaluate", str(tmp_path / "km"), "--gt", str(derm), "--split", "all", "--out", str(tmp_path / "ev")])
+    assert scored.exit_code == 0, scored.output
+
+
+def test_resume_after_interruption(derm, tmp_path, monkeypatch):
+    method = KMeansMethod()
+    calls: list[int] = []
+    original = method.segment
+
+    def flaky(image, seed):
+        calls.append(seed)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return original(image, seed)
+
+    monkeypatch.setattr(method, "segment", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run_cluster(derm, tmp_path / "run", "kmeans", method, 48, seed=0)
+    done = sorted(p.stem for p in (tmp_path / "run" / "cases").glob("*.json"))
+    assert len(done) == 3
+    assert not list((tmp_path / "run").rglob(".*tmp*"))  # no half-written file left behind
+    calls.clear()
+    manifest = run_cluster(derm, tmp_path / "run", "kmeans", method, 48, seed=0)
+    assert len(calls) == 3 and manifest["finished"] == 6  # only the unfinished images ran again
+    fresh = run_cluster(derm, tmp_path / "fresh", "kmeans", KMeansMethod(), 48, seed=0)
+    assert fresh["finished"] == 6
+    assert outputs(tmp_path / "run") == outputs(tmp_path / "fresh")
+
+
+def test_shards_cover_every_image_once_and_match_a_single_run(derm, tmp_path):
+    single = run_cluster(derm, tmp_path / "single", "kmeans", KMeansMethod(), 48, seed=0)
+    seen: list[str] = []
+    for i in range(3):
+        shard_out = tmp_path / f"shard{i}"
+        manifest = run_cluster(derm, shard_out, "kmeans", KMeansMethod(), 48, seed=0, shard=Shard(i, 3))
+        seen += [c["case"] for c in manifest["cases"]]
+        for name, data in outputs(shard_out).items():
+            assert (tmp_path / "single" / "masks" / name).read_bytes() == data
+    assert sorted(seen) == sorted(c["case"] for c in single["cases"]) and len(seen) == len(set(seen)) == 6
+    shared = tmp_path / "shared"
+    for i in range(2):
+        manifest = run_cluster(derm, shared, "kmeans", KMeansMethod(), 48, seed=0, shard=Shard(i, 2))
+    assert manifest["finished"] == 6  # the manifest merges every shard's finished images
+
+
+def test_shard_parsing(monkeypatch):
+    assert Shard.parse("1/4") == Shard(1, 4)
+    monkeypatch.setenv("RANK", "2")
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    assert Shard.parse(None) == Shard(2, 3)
+    for bad in ("4/4", "x", "1/0"):
+        with pytest.raises(UsageError, match="--shard"):
+            Shard.parse(bad)
+
+
+def test_s3_through_the_cli_with_a_toml_config(runner, derm, tmp_path):
+    config = tmp_path / "s3.toml"
+    config.write_text("channels = 8\nnum_blocks = 1\nmax_iter = 2\nmin_iter = 1\n")
+    result = runner.invoke(app, ["cluster", str(derm), "--config", str(config), "--lr", "0.1", "--size", "32", "--out", str(tmp_path / "s3")])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "s3" / "manifest.json").read_text())
+    assert manifest["config"]["channels"] == 8 and manifest["config"]["lr"] == 0.1
+    assert all(c["iterations"] <= 2 for c in manifest["cases"])
+
+
+def test_plain_folder_of_images(runner, derm, tmp_path):
+    result = runner.invoke(app, ["cluster", str(derm / "images"), "--method", "kmeans", "--size", "32", "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "p" / "masks").glob("*.png"))) == 6
+
+
+def test_errors(runner, derm, tmp_path):
+    cases = [
+        (["cluster", str(derm), "--method", "magic"], 2, "unknown method 'magic'; known: kmeans, s3, s3-stn"),
+        (["cluster", str(derm), "--shard", "3/2"], 2, "--shard i/N needs"),
+        (["cluster", str(derm), "--device", "tpu"], 2, "--device must be"),
+        (["cluster", str(derm), "--set", "widgets=1"], 2, "does not take --widgets"),
+        (["cluster", str(tmp_path / "none")], 2, "dataset"),
+    ]
+    for args, code, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == code, (args, result.output)
+        assert message in result.stderr, (args, result.stderr)
+    first = runner.invoke(app, ["cluster", str(derm), "-m", "kmeans", "--size", "32", "--out", str(tmp_path / "o")])
+    assert first.exit_code == 0
+    other = runner.invoke(app, ["cluster", str(derm), "-m", "kmeans", "--size", "40", "--out", str(tmp_path / "o")])
+    assert other.exit_code == 2 and "holds a run with other settings" in other.stderr
+
+
+def test_make_method_rejects_non_clustering_plugins(fake_dist):
+    fake_dist("odd-dist", "[medsegkit.methods]\nodd = odd_mod:Thing\n", {"odd_mod": "class Thing:\n    pass\n"})
+    with pytest.raises(UsageError, match="not a clustering method"):
+        make_method("odd", None, {})
