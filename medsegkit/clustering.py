@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import zlib
+from importlib import metadata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,13 +157,11 @@ def run_cluster(
 
 def write_manifest(out: Path, name: str, target: Path, settings: dict[str, Any], total: int) -> dict[str, Any]:
     """Rebuild ``manifest.json`` from every finished ``cases/*.json`` (all shards included)."""
-    import torch
-
     records = [json.loads(p.read_text()) for p in sorted((out / "cases").glob("*.json"))]
     seconds = [r["seconds"] for r in records]
     manifest = {
         "medsegkit_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": metadata.version("torch"),
         "python": platform.python_version(),
         "input": {"name": name, "path": str(target), "images": total},
         **settings,

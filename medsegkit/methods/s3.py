@@ -56,6 +56,7 @@ class S3Config:
     translate: float = 0.1
     shear: float = 10.0
     affine_target: Literal["both", "transformed"] = "transformed"
+    stn_lr_scale: float = 0.01
     deform_impl: Literal["sampled", "torchvision"] = "sampled"
     channels_last: bool = False
 
@@ -114,7 +115,10 @@ class S3Method(ClusterMethod):
         )
         memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
         model = model.to(device=self.device, memory_format=memory).train()
-        optimiser = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+        stn = [p for n, p in model.named_parameters() if n.startswith("stn.")]
+        rest = [p for n, p in model.named_parameters() if not n.startswith("stn.")]
+        groups = [{"params": rest}] + ([{"params": stn, "lr": cfg.lr * cfg.stn_lr_scale}] if stn else [])
+        optimiser = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
         ce, affine, spatial = SelfLabelLoss(), AffineConsistencyLoss(), SpatialConsistencyLoss(cfg.edge_sigma)
         boundary = BoundaryLoss(cfg.boundary_factor) if cfg.lambda_boundary else None
 
