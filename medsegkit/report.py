@@ -41,7 +41,9 @@ def dataset_table(manifest: dict[str, Any], where: str) -> Table:
 
 def plugins_table(statuses: Iterable[ComponentStatus]) -> Table:
     table = Table(title="medsegkit components", title_justify="left")
-    for column in ("kind", "name", "distribution", "target", "status"):
+    table.add_column("kind", no_wrap=True)
+    table.add_column("name", no_wrap=True)
+    for column in ("distribution", "target", "status"):
         table.add_column(column, overflow="fold")
     for s in statuses:
         c = s.component
