@@ -36,7 +36,6 @@ class OrigaReader(DatasetReader):
     def load(self, case: CaseSource) -> LoadedCase:
         return load_mapped(case, MASK_VALUES)
 
-
     @staticmethod
     def _info(src: Path) -> dict[str, dict[str, object]]:
         table = src / "origa_info.csv"

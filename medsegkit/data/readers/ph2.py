@@ -43,7 +43,6 @@ class PH2Reader(DatasetReader):
     def load(self, case: CaseSource) -> LoadedCase:
         return load_mapped(case, MASK_VALUES)
 
-
     @staticmethod
     def _diagnoses(src: Path) -> dict[str, str]:
         table = src / "PH2_dataset.csv"
