@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt plugins/medsegkit-extras/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "medsegkit needs Python 3.11, got " + sys.version'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e plugins/medsegkit-extras
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/medsegkit evaluate .demo/cluster-s3 --gt .demo/synthetic-dermoscopy --split all --out .demo/evaluation
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q tests plugins/medsegkit-extras/tests
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache

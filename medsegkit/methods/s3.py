@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from medsegkit.losses.s3 import AffineConsistencyLoss, BoundaryLoss, SelfLabelLoss, SpatialConsistencyLoss
 from medsegkit.layers.stn import warp
@@ -48,6 +49,7 @@ class S3Config:
     lambda_affine: float = 0.2
     lambda_spatial: float = 4.0
     lambda_boundary: float = 0.0
+    lambda_aux: float = 0.0
     boundary_factor: int = 16
     edge_sigma: float = 0.0
     spatial_on: Literal["logits", "probs"] = "probs"
@@ -131,16 +133,20 @@ class S3Method(ClusterMethod):
             x_t = warp(x, theta, mode="bilinear")
             if cfg.affine_target == "transformed":
                 # f(T(x)) serves as a fixed target for T(f(x)): one forward pass without backward
-                logits = model(x.contiguous(memory_format=memory)).logits
+                out = model(x.contiguous(memory_format=memory))
+                logits, aux = out.logits, out.aux
                 with torch.no_grad():
                     logits_t = model(x_t.contiguous(memory_format=memory)).logits
             else:
                 out = model(torch.cat([x, x_t]).contiguous(memory_format=memory))
-                logits, logits_t = out.logits[:1], out.logits[1:]
+                logits, logits_t, aux = out.logits[:1], out.logits[1:], out.aux[:1]
             p, p_t = logits.softmax(dim=1), logits_t.softmax(dim=1)
             loss = cfg.lambda_ce * ce(logits) + cfg.lambda_affine * affine(p, p_t, theta) + cfg.lambda_spatial * spatial(logits if cfg.spatial_on == "logits" else p, x)
             if boundary is not None:
                 loss = loss + cfg.lambda_boundary * boundary(p)
+            if cfg.lambda_aux:
+                target = F.interpolate(logits.detach(), size=aux.shape[-2:], mode="bilinear", align_corners=False).argmax(dim=1)
+                loss = loss + cfg.lambda_aux * F.cross_entropy(aux, target)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

@@ -64,6 +64,12 @@ def test_s3_runs_stops_and_is_deterministic(method):
     assert first.clusters.min() == 0 and first.clusters.max() == np.unique(first.clusters).size - 1
 
 
+def test_s3_auxiliary_head_loss_runs():
+    image = synthetic(1, 32)[0].image
+    result = S3Method(S3Config(**{**TINY, "lambda_aux": 0.5})).segment(image, 0)
+    assert result.clusters.shape == (32, 32)
+
+
 def test_s3_early_stop_at_min_labels():
     image = synthetic(1, 32)[0].image
     result = S3Method(S3Config(**{**TINY, "max_iter": 40, "min_iter": 2, "min_labels": 30})).segment(image, 0)

@@ -1,0 +1,1 @@
+"""Example third-party parts for medsegkit, registered through entry points."""

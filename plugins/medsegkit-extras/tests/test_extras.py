@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from medsegkit import registry
+from medsegkit.cli import app
+from medsegkit.errors import DataError
+from medsegkit.models import create_model
+from medsegkit_extras.losses import SoftDiceLoss
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch):
+    monkeypatch.delenv("MEDSEGKIT_DISABLE_PLUGINS", raising=False)
+    registry.refresh()
+
+
+def test_parts_are_listed_with_their_distribution():
+    result = CliRunner().invoke(app, ["plugins", "list", "--format", "json"])
+    rows = {(r["kind"], r["name"]): r for r in json.loads(result.stdout)}
+    for key in (("attention", "se"), ("losses", "soft-dice"), ("datasets", "isic2018")):
+        assert rows[key]["distribution"] == "medsegkit-extras" and rows[key]["status"] == "ok"
+
+
+def test_se_attention_in_s3net():
+    model = create_model("s3net", channels=8, num_blocks=1, attention="se")
+    out = model(torch.rand(1, 3, 32, 32))
+    (out.logits.std() + out.aux.mean()).backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_cluster_with_se_and_unknown_without_plugins(tmp_path, monkeypatch):
+    runner = CliRunner()
+    data = tmp_path / "d"
+    assert runner.invoke(app, ["prepare", "synthetic-dermoscopy", "--count", "2", "--size", "32", "--out", str(data)]).exit_code == 0
+    args = ["cluster", str(data), "--attention", "se", "--size", "32", "--set", "channels=8", "--max-iter", "2", "--set", "min_iter=1"]
+    ok = runner.invoke(app, [*args, "--out", str(tmp_path / "se")])
+    assert ok.exit_code == 0, ok.output
+    monkeypatch.setenv("MEDSEGKIT_DISABLE_PLUGINS", "1")
+    registry.refresh()
+    missing = runner.invoke(app, [*args, "--out", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "unknown attention 'se'; known: ilka" in missing.stderr
+
+
+def test_soft_dice():
+    target = torch.zeros(1, 1, 8, 8)
+    target[..., 2:6, 2:6] = 1
+    perfect = (target * 2 - 1) * 50
+    assert SoftDiceLoss()(perfect, target) < 1e-3
+    assert SoftDiceLoss()(-perfect, target) > 0.9
+    weight = torch.zeros(1, 1, 8, 8)
+    weight[..., 2:6, 2:6] = 1  # only the lesion counts: predicting everything is then perfect
+    assert SoftDiceLoss()(torch.full((1, 1, 8, 8), 50.0), target, weight) < 1e-3
+
+
+def write(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def test_isic2018_reader(tmp_path):
+    runner = CliRunner()
+    src = tmp_path / "isic"
+    mask = np.zeros((20, 30), np.uint8)
+    mask[5:15, 5:20] = 255
+    for split in ("Training", "Validation"):
+        write(src / f"ISIC2018_Task1-2_{split}_Input" / f"ISIC_000000{len(split) % 10}.jpg", np.full((20, 30, 3), 120, np.uint8))
+        write(src / f"ISIC2018_Task1_{split}_GroundTruth" / f"ISIC_000000{len(split) % 10}_segmentation.png", mask)
+    result = runner.invoke(app, ["prepare", "isic2018", str(src), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "dataset.json").read_text())
+    assert set(manifest["splits"]) == {"train", "validation", "all"}
+    assert manifest["statistics"]["label_pixels"]["lesion"] == 2 * 150
+    write(src / "ISIC2018_Task1_Training_GroundTruth" / "ISIC_0000008_segmentation.png", np.full((20, 30), 7, np.uint8))
+    bad = runner.invoke(app, ["prepare", "isic2018", str(src), "--out", str(tmp_path / "out")])
+    assert bad.exit_code == 1 and "ISIC_0000008_segmentation.png: mask value(s) 7" in bad.stderr
+    with pytest.raises(DataError, match="no cases found"):
+        from medsegkit_extras.isic import ISIC2018Reader
+
+        (tmp_path / "empty").mkdir()
+        ISIC2018Reader().scan(tmp_path / "empty")
