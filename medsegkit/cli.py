@@ -138,13 +138,7 @@ def cluster(
 
     overrides = {"max_iter": max_iter, "lr": lr, "attention": attention, "num_clusters": num_clusters}
     overrides = {k: v for k, v in overrides.items() if v is not None} | parse_extra_options(set_ or [], flag="--set")
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {device}: CUDA is not available on this machine")
-    elif device != "cpu":
-        raise UsageError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+    check_device(device)
     target = Path(dataset)
     if not target.is_dir():
         target = resolve_dataset(dataset, resolve_root(data_root))
@@ -160,6 +154,55 @@ def cluster(
         f"{manifest['finished']}/{manifest['input']['images']} images done in {destination}"
         + (f"; median {seconds:.2f} s per image" if seconds is not None else "")
     )
+
+
+@app.command("pretrain-source")
+@handle_errors
+def pretrain_source(
+    domain: Annotated[str, typer.Option(help="Labelled source fundus dataset: a prepared dataset folder or a name under the data root (drishti-gs, refuge, ...).")],
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (50).", show_default=False)] = None,
+    size: Annotated[int | None, typer.Option(help="Training and validation resolution, a multiple of 16 (512).", show_default=False)] = None,
+    encoder: Annotated[str | None, typer.Option(help="segmentation-models-pytorch encoder of the DeepLabv3+ (mobilenet_v2).", show_default=False)] = None,
+    encoder_weights: Annotated[str | None, typer.Option(help="none (default), imagenet (only from the local cache; nothing is downloaded) or a state-dict file.", show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per step, at least 2 (8).", show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (1e-3).", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (0).", show_default=False)] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file with these options; flags override it.", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder. Default: runs/source-<dataset>.", show_default=False)] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last epoch (only --epochs may change).")] = False,
+    device: Annotated[str, typer.Option(help="Torch device: cpu, cuda or cuda:N.")] = "cpu",
+    data_root: DataRoot = None,
+) -> None:
+    """Train the source-domain DeepLabv3+ (cup and disc) with augmentation; saves best.pt and last.pt with their config."""
+    from medsegkit import config as config_module
+    from medsegkit.data.dataset import Dataset, data_root as resolve_root, resolve_dataset
+    from medsegkit.methods.source import SourceConfig, train_source
+
+    check_device(device)
+    overrides = {"epochs": epochs, "size": size, "encoder": encoder, "encoder_weights": encoder_weights, "batch_size": batch_size, "lr": lr, "seed": seed}
+    cfg = config_module.load(SourceConfig, config, overrides, "pretrain-source")
+    ds = Dataset.open(resolve_dataset(domain, resolve_root(data_root)))
+    destination = out if out is not None else Path("runs") / f"source-{ds.name}"
+
+    def progress(items: Any, description: str) -> Any:
+        return track(items, description=description, console=report.err, disable=not report.err.is_terminal)
+
+    result = train_source(ds, destination, cfg, device, resume, progress)
+    for record in result["history"][-3:]:
+        report.out.print(
+            f"epoch {record['epoch']}: loss {record['loss']:.4f}, validation Dice disc {record['val_dice_disc']:.4f} cup {record['val_dice_cup']:.4f} ({record['seconds']:.1f} s)"
+        )
+    report.out.print(f"checkpoints in {destination} (best.pt, last.pt, config.toml, history.json)")
+
+
+def check_device(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: CUDA is not available on this machine")
+    elif device != "cpu":
+        raise UsageError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
 
 
 @app.command()

@@ -1,0 +1,162 @@
+"""Supervised training of the source-domain segmenter (the starting point of DPL and CPR).
+
+A DeepLabv3+ with two sigmoid outputs (channel 0 cup, channel 1 disc) is trained with BCE on the
+labelled train split of a fundus dataset, validated on its test split every epoch. Each epoch
+writes ``last.pt``; the best validation Dice writes ``best.pt``; both carry the resolved config.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from medsegkit import __version__, config as config_module, metrics
+from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from medsegkit.data.augment import augment
+from medsegkit.data.dataset import Dataset
+from medsegkit.errors import DataError, UsageError
+from medsegkit.models import create_model
+
+Progress = Callable[[Iterable[int], str], Iterator[int]]
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Source training; defaults follow the DPL/CPR reference code where a CPU allows."""
+
+    model: str = "deeplabv3plus"
+    encoder: str = "mobilenet_v2"
+    encoder_weights: str | None = None
+    size: int = 512
+    epochs: int = 50
+    batch_size: int = 8
+    lr: float = 1e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size % 16 or self.size < 32:
+            raise ValueError(f"--size must be a multiple of 16 and at least 32, got {self.size}")
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"need --epochs >= 1 and --batch-size >= 2 (BatchNorm), got {self.epochs} and {self.batch_size}")
+
+
+def targets(labels: torch.Tensor) -> torch.Tensor:
+    """``(B, H, W)`` canonical fundus labels -> ``(B, 2, H, W)`` float (cup, disc)."""
+    return torch.stack([labels == 2, labels >= 1], dim=1).float()
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
+
+
+def _resized(image: np.ndarray, size: int, labels: bool) -> np.ndarray:
+    resample = Image.Resampling.NEAREST if labels else Image.Resampling.BILINEAR
+    return np.asarray(Image.fromarray(image).resize((size, size), resample))
+
+
+def build_model(cfg: SourceConfig) -> torch.nn.Module:
+    return create_model(cfg.model, encoder=cfg.encoder, encoder_weights=cfg.encoder_weights, classes=2)
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module) -> dict[str, Any]:
+    """Load ``path`` into ``model``; a checkpoint of another architecture is a one-line error."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        model.load_state_dict(payload["model"])
+    except FileNotFoundError:
+        raise DataError(f"{path}: checkpoint not found") from None
+    except (RuntimeError, KeyError, TypeError, EOFError, OSError, pickle.UnpicklingError) as exc:
+        reason = str(exc).splitlines()[0][:200]
+        raise DataError(f"{path}: checkpoint does not match the model {type(model).__name__} ({reason})") from None
+    return payload
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, device: str) -> dict[str, float]:
+    """Mean Dice of disc and cup at the working size (prediction = sigmoid > 0.5)."""
+    model.eval()
+    scores: dict[str, list[float]] = {"disc": [], "cup": []}
+    for case_id in ids:
+        x = _to_tensor(_resized(ds.image(case_id), size, labels=False)).unsqueeze(0).to(device)
+        prob = torch.sigmoid(model(x))[0].cpu().numpy() > 0.5
+        gt = _resized(ds.mask(case_id), size, labels=True)
+        scores["cup"].append(metrics.dice(prob[0], gt == 2))
+        scores["disc"].append(metrics.dice(prob[1], gt >= 1))
+    return {k: float(np.mean(v)) if v else float("nan") for k, v in scores.items()}
+
+
+def train_source(ds: Dataset, out: Path, cfg: SourceConfig, device: str = "cpu", resume: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """Train (or resume training) on ``ds``'s train split; returns the training history."""
+    if ds.task.name != "fundus":
+        raise UsageError(f"pretrain-source needs a fundus dataset, {ds.name!r} is a {ds.task.name} dataset")
+    train_ids = [c for c in ds.case_ids("train" if "train" in ds.splits else "all") if ds.mask_path(c)]
+    val_ids = [c for c in ds.case_ids("test") if ds.mask_path(c)] if "test" in ds.splits else []
+    if len(train_ids) < 2:
+        raise DataError(f"{ds.root}: pretrain-source needs at least 2 labelled training images, found {len(train_ids)}")
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg).to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    out.mkdir(parents=True, exist_ok=True)
+    last = out / "last.pt"
+    state: dict[str, Any] = {"epoch": 0, "best": -1.0, "history": []}
+    if last.exists():
+        if not resume:
+            raise UsageError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
+        payload = load_checkpoint(last, model)
+        saved = {k: v for k, v in payload["config"].items() if k != "epochs"}
+        if saved != {k: v for k, v in config_module.to_dict(cfg).items() if k != "epochs"}:
+            raise UsageError(f"{last} was trained with another config ({out / 'config.toml'}); only --epochs may change on --resume")
+        optimiser.load_state_dict(payload["optimiser"])
+        state = {k: payload[k] for k in ("epoch", "best", "history")}
+    write_text_atomic(out / "config.toml", config_module.to_toml(cfg))
+
+    images = {c: _to_tensor(ds.image(c)) for c in train_ids}
+    labels = {c: torch.from_numpy(ds.mask(c).astype(np.int64)) for c in train_ids}
+    epochs = range(state["epoch"] + 1, cfg.epochs + 1)
+    for epoch in progress(epochs, "pretrain-source") if progress else epochs:
+        model.train()
+        start = time.perf_counter()
+        generator = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+        order = [train_ids[i] for i in torch.randperm(len(train_ids), generator=generator)]
+        losses = []
+        for b in range(0, len(order) - 1, cfg.batch_size):
+            batch = order[b : b + cfg.batch_size]
+            if len(batch) < 2:
+                continue
+            pairs = [augment(images[c], labels[c], cfg.size) for c in batch]
+            x = torch.stack([p[0] for p in pairs]).to(device)
+            y = targets(torch.stack([p[1] for p in pairs])).to(device)
+            loss = F.binary_cross_entropy_with_logits(model(x), y)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            losses.append(float(loss.detach()))
+        val = validate(model, ds, val_ids, cfg.size, device) if val_ids else {"disc": float("nan"), "cup": float("nan")}
+        score = float(np.nanmean([val["disc"], val["cup"]])) if val_ids else -float(np.mean(losses))
+        record = {"epoch": epoch, "loss": float(np.mean(losses)), "val_dice_disc": val["disc"], "val_dice_cup": val["cup"], "seconds": round(time.perf_counter() - start, 3)}
+        state["history"].append(record)
+        state["epoch"] = epoch
+        payload = {"model": model.state_dict(), "config": config_module.to_dict(cfg), "medsegkit_version": __version__, "dataset": ds.name}
+        if score > state["best"]:
+            state["best"] = score
+            save_checkpoint(out / "best.pt", {**payload, "epoch": epoch, "score": score})
+        save_checkpoint(last, {**payload, **state, "optimiser": optimiser.state_dict()})
+        write_json_atomic(out / "history.json", state["history"])
+    return {"history": state["history"], "best": state["best"], "out": str(out)}
+

@@ -1,0 +1,101 @@
+"""DeepLabv3+ (Chen et al., ECCV 2018) from segmentation-models-pytorch, as used by DPL and CPR:
+two sigmoid outputs (cup, disc), output stride 16, dropout in the ASPP and before the head so that
+MC-dropout sampling is possible."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from medsegkit.errors import DataError, UsageError
+
+
+def _offline():
+    """Make the Hugging Face hub client refuse network access; returns a function that restores it."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return lambda: None
+    previous = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+
+    def restore() -> None:
+        constants.HF_HUB_OFFLINE = previous
+
+    return restore
+
+
+def _encoder_weights(encoder: str, weights: str | None) -> tuple[str | None, Path | None]:
+    """Map ``--encoder-weights`` to smp's argument, or to a local state-dict file; never download."""
+    if weights in (None, "", "none"):
+        return None, None
+    if weights == "imagenet":
+        return "imagenet", None
+    path = Path(weights)
+    if not path.is_file():
+        raise UsageError(f"--encoder-weights must be none, imagenet (from the local cache) or a state-dict file, got {weights!r}")
+    return None, path
+
+
+class DeepLabV3Plus(nn.Module):
+    """smp DeepLabV3Plus with ``Dropout2d(head_dropout)`` before its segmentation head.
+
+    Args:
+        encoder: an smp encoder name (``mobilenet_v2``).
+        encoder_weights: ``None``/``"none"``, ``"imagenet"`` (only from the local cache: medsegkit sets
+            ``HF_HUB_OFFLINE=1`` and never downloads), or a path to an encoder state dict.
+        classes: output channels (2: cup, disc).
+        aspp_dropout: dropout inside the ASPP (0.5, smp's default).
+        head_dropout: dropout before the 1x1 head (0.1).
+
+    Shape:
+        ``(B, 3, H, W)`` with H, W multiples of 16 -> logits ``(B, classes, H, W)``.
+    """
+
+    def __init__(
+        self,
+        encoder: str = "mobilenet_v2",
+        encoder_weights: str | None = None,
+        classes: int = 2,
+        aspp_dropout: float = 0.5,
+        head_dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        import segmentation_models_pytorch as smp
+
+        smp_weights, state_file = _encoder_weights(encoder, encoder_weights)
+        try:
+            offline = _offline()
+            self.net = smp.DeepLabV3Plus(
+                encoder_name=encoder,
+                encoder_weights=smp_weights,
+                encoder_output_stride=16,
+                decoder_aspp_dropout=aspp_dropout,
+                classes=classes,
+            )
+        except (KeyError, ValueError) as exc:
+            raise UsageError(f"--encoder {encoder!r} is not an encoder segmentation-models-pytorch knows ({exc})") from None
+        except OSError as exc:
+            raise DataError(f"ImageNet weights for {encoder!r} are not in the local cache and medsegkit does not download; pass a state-dict file ({type(exc).__name__})") from None
+        finally:
+            offline()
+        if state_file is not None:
+            state = torch.load(state_file, map_location="cpu", weights_only=True)
+            missing, unexpected = self.net.encoder.load_state_dict(state, strict=False)
+            if unexpected or len(missing) == len(self.net.encoder.state_dict()):
+                raise DataError(f"{state_file}: not a state dict of the {encoder} encoder")
+        self.net.segmentation_head = nn.Sequential(nn.Dropout2d(head_dropout), self.net.segmentation_head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if h % 16 or w % 16:
+            raise ValueError(f"DeepLabV3Plus needs height and width divisible by 16, got {h}x{w}")
+        return self.net(x)
+
+
+def deeplabv3plus(**kwargs) -> DeepLabV3Plus:
+    return DeepLabV3Plus(**kwargs)
