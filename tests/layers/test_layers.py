@@ -6,6 +6,7 @@ import pytest
 import torch
 from torchvision.ops import deform_conv2d
 
+from medsegkit import registry
 from medsegkit.layers import DeformConv2d, InceptionLKA, SpatialTransformer, deform_conv2d_sampled
 from medsegkit.layers.stn import invert_affine, warp
 
@@ -75,3 +76,16 @@ def test_invert_affine():
     inv = invert_affine(theta)
     full = lambda t: torch.cat([t[0], torch.tensor([[0.0, 0.0, 1.0]])])  # noqa: E731
     torch.testing.assert_close(full(theta) @ full(inv), torch.eye(3), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted({c.name for c in registry.components("attention")}))
+def test_every_attention_module_keeps_shape_and_trains(name):
+    from medsegkit.models import create_attention
+
+    torch.manual_seed(0)
+    module = create_attention(name, 16)
+    x = torch.randn(2, 16, 12, 12)
+    y = module(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    y.square().mean().backward()
+    assert all(p.grad is not None for p in module.parameters())

@@ -1,0 +1,155 @@
+"""The building blocks of CPR (Huai et al., "Context-aware Pseudo-label Refinement for Source-Free
+Domain Adaptive Fundus Image Segmentation", MICCAI 2023) and of DPL (Chen et al., MICCAI 2021).
+
+Tensors follow one convention: ``S`` structures (channel 0 cup, 1 disc), probabilities
+``(B, S, H, W)``, features ``(B, C, H, W)``, local similarities ``(B, K, H, W)`` with
+``K = (2r + 1)²`` neighbours in raster order of the offsets ``(dy, dx)``, ``dy, dx ∈ [−r, r]``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@torch.no_grad()
+def mc_dropout(model: nn.Module, x: torch.Tensor, passes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Monte-Carlo dropout: ``passes`` stochastic forward passes with dropout on and BatchNorm frozen.
+
+    Returns the mean sigmoid probability and its standard deviation over passes, both ``(B, S, H, W)``.
+    """
+    if passes < 1:
+        raise ValueError(f"MC dropout needs at least 1 pass, got {passes}")
+    was_training = model.training
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            module.train()
+    try:
+        samples = torch.stack([torch.sigmoid(model(x)) for _ in range(passes)])
+    finally:
+        model.train(was_training)
+    return samples.mean(dim=0), samples.std(dim=0, unbiased=False)
+
+
+def offsets(radius: int) -> list[tuple[int, int]]:
+    return [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)]
+
+
+def _shift(x: torch.Tensor, dy: int, dx: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` ``(B, C, H, W)`` moved so that position i holds the value at i + (dy, dx), and a validity mask."""
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (abs(dx), abs(dx), abs(dy), abs(dy)))
+    shifted = padded[..., abs(dy) + dy : abs(dy) + dy + h, abs(dx) + dx : abs(dx) + dx + w]
+    ones = F.pad(torch.ones(1, 1, h, w, device=x.device, dtype=x.dtype), (abs(dx), abs(dx), abs(dy), abs(dy)))
+    valid = ones[..., abs(dy) + dy : abs(dy) + dy + h, abs(dx) + dx : abs(dx) + dx + w]
+    return shifted, valid
+
+
+def local_similarity(features: torch.Tensor, radius: int) -> torch.Tensor:
+    """CPR's context similarity ``S_ij = exp(−mean_c |f_i − f_j|)`` for every j within ``radius`` of i.
+
+    Shape: features ``(B, C, H, W)`` -> ``(B, K, H, W)``; neighbours outside the image get 0.
+    """
+    sims = []
+    for dy, dx in offsets(radius):
+        shifted, valid = _shift(features, dy, dx)
+        sims.append(torch.exp(-(features - shifted).abs().mean(dim=1)) * valid[:, 0])
+    return torch.stack(sims, dim=1)
+
+
+def propagate(prob: torch.Tensor, similarity: torch.Tensor, radius: int, beta: float = 2.0, steps: int = 4) -> torch.Tensor:
+    """Similarity-weighted refinement: ``P ← Σ_j S_ij^β P_j / Σ_j S_ij^β``, applied ``steps`` times.
+
+    Shape: prob ``(B, S, H, W)``, similarity ``(B, K, H, W)`` -> ``(B, S, H, W)``.
+    """
+    weights = similarity.clamp_min(0) ** beta
+    norm = weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    for _ in range(steps):
+        total = torch.zeros_like(prob)
+        for k, (dy, dx) in enumerate(offsets(radius)):
+            shifted, _ = _shift(prob, dy, dx)
+            total = total + weights[:, k : k + 1] * shifted
+        prob = total / norm
+    return prob
+
+
+def prototypes(features: torch.Tensor, pseudo: torch.Tensor, reliable: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Foreground and background prototypes per structure: mean feature over reliable pixels of each class.
+
+    Shape: features ``(B, C, H, W)``, pseudo and reliable ``(B, S, H, W)`` bool -> two ``(S, C)`` tensors
+    (a class without reliable pixels gets a zero prototype).
+    """
+    fg, bg = [], []
+    flat = features.permute(1, 0, 2, 3).reshape(features.shape[1], -1)
+    for s in range(pseudo.shape[1]):
+        for target, mask in ((fg, pseudo[:, s] & reliable[:, s]), (bg, ~pseudo[:, s] & reliable[:, s])):
+            m = mask.reshape(-1).float()
+            target.append((flat * m).sum(dim=1) / m.sum().clamp_min(1))
+    return torch.stack(fg), torch.stack(bg)
+
+
+def prototype_agreement(features: torch.Tensor, pseudo: torch.Tensor, fg: torch.Tensor, bg: torch.Tensor) -> torch.Tensor:
+    """Class-level check: a pixel agrees when its feature is closer (Euclidean) to its own class's prototype.
+
+    Shape: features ``(B, C, H, W)``, pseudo ``(B, S, H, W)`` bool, fg and bg ``(S, C)`` -> ``(B, S, H, W)`` bool.
+    """
+    d_fg = torch.stack([(features - fg[s].view(1, -1, 1, 1)).norm(dim=1) for s in range(fg.shape[0])], dim=1)
+    d_bg = torch.stack([(features - bg[s].view(1, -1, 1, 1)).norm(dim=1) for s in range(bg.shape[0])], dim=1)
+    return torch.where(pseudo, d_fg < d_bg, d_bg < d_fg)
+
+
+def pixel_denoise(prob: torch.Tensor, low: float = 0.4, high: float = 0.85) -> torch.Tensor:
+    """Pixel-level denoising: keep pixels confidently foreground (``p ≥ high``) or background (``p ≤ low``)."""
+    if not 0 <= low < high <= 1:
+        raise ValueError(f"need 0 <= low < high <= 1, got {low} and {high}")
+    return (prob >= high) | (prob <= low)
+
+
+def similarity_loss(similarity: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor, radius: int) -> torch.Tensor:
+    """Class-balanced pair loss: BCE between ``S_ij`` and [same class], weighted fg–fg ¼, bg–bg ¼, fg–bg ½.
+
+    Only pairs where both pixels are ``valid`` (reliable and agreeing with their prototype) count.
+    Shape: similarity ``(B, K, H, W)``, labels and valid ``(B, 1, H, W)`` bool -> scalar.
+    """
+    terms = {"ff": [], "bb": [], "fb": []}
+    for k, (dy, dx) in enumerate(offsets(radius)):
+        if dy == 0 and dx == 0:
+            continue
+        other, inside = _shift(labels.float(), dy, dx)
+        other_valid, _ = _shift(valid.float(), dy, dx)
+        pair = valid[:, 0] & (other_valid[:, 0] > 0.5) & (inside[:, 0] > 0.5)
+        s = similarity[:, k].clamp(1e-6, 1 - 1e-6)
+        a, b = labels[:, 0], other[:, 0] > 0.5
+        terms["ff"].append(-torch.log(s)[pair & a & b])
+        terms["bb"].append(-torch.log(s)[pair & ~a & ~b])
+        terms["fb"].append(-torch.log(1 - s)[pair & (a ^ b)])
+    loss = similarity.new_zeros(())
+    for key, weight in (("ff", 0.25), ("bb", 0.25), ("fb", 0.5)):
+        values = torch.cat(terms[key]) if terms[key] else similarity.new_zeros(0)
+        if values.numel():
+            loss = loss + weight * values.mean()
+    return loss
+
+
+class SimilarityHead(nn.Module):
+    """CPR's context-similarity head for one structure: (optional attention), 1x1 conv, BN, ReLU.
+
+    Args:
+        in_channels: channels of the frozen ASPP features.
+        dim: embedding channels.
+        attention: ``None``, or a ``medsegkit.attention`` name put in front (``cbam`` for CPR+CBAM).
+
+    Shape: ``(B, C_in, H, W)`` -> ``(B, dim, H, W)``.
+    """
+
+    def __init__(self, in_channels: int, dim: int = 64, attention: str | None = None) -> None:
+        super().__init__()
+        from medsegkit.models import create_attention
+
+        self.attention = create_attention(attention, in_channels) if attention else nn.Identity()
+        self.embed = nn.Sequential(nn.Conv2d(in_channels, dim, 1), nn.BatchNorm2d(dim), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(self.attention(x))

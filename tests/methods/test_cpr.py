@@ -1,0 +1,105 @@
+"""CPR/DPL building blocks on hand-made cases."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from medsegkit.methods.cpr import (
+    SimilarityHead,
+    local_similarity,
+    mc_dropout,
+    offsets,
+    pixel_denoise,
+    propagate,
+    prototype_agreement,
+    prototypes,
+    similarity_loss,
+)
+
+
+def test_mc_dropout_samples_dropout_and_freezes_batchnorm():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Dropout2d(0.5), nn.Conv2d(4, 2, 1))
+    model.train()
+    x = torch.rand(2, 3, 8, 8)
+    before = model[1].running_mean.clone()
+    mean, std = mc_dropout(model, x, passes=8)
+    assert mean.shape == std.shape == (2, 2, 8, 8) and std.max() > 0
+    torch.testing.assert_close(model[1].running_mean, before)  # BN statistics untouched
+    assert model.training  # the model's mode is restored
+    no_dropout = nn.Sequential(nn.Conv2d(3, 2, 1))
+    assert mc_dropout(no_dropout, x, passes=4)[1].max() == 0
+
+
+def test_local_similarity_values_and_borders():
+    features = torch.zeros(1, 2, 4, 4)
+    features[:, :, :, 2:] = 1.0
+    sim = local_similarity(features, radius=1)
+    assert sim.shape == (1, 9, 4, 4)
+    centre = offsets(1).index((0, 0))
+    assert torch.all(sim[:, centre] == 1)
+    right = offsets(1).index((0, 1))
+    assert sim[0, right, 0, 1] == pytest.approx(torch.exp(torch.tensor(-1.0)).item())  # across the edge
+    assert sim[0, right, 0, 0] == 1  # same side
+    assert sim[0, right, 0, 3] == 0  # outside the image
+
+
+def test_refinement_by_a_perfect_similarity_removes_noise():
+    torch.manual_seed(0)
+    truth = torch.zeros(1, 1, 24, 24, dtype=torch.bool)
+    truth[..., 6:18, 6:18] = True
+    flip = torch.rand(1, 1, 24, 24) < 0.15
+    noisy = (truth ^ flip).float()
+    features = truth.float() * 10  # a perfect similarity: 1 within a class, ~0 across
+    refined = propagate(noisy, local_similarity(features, 2), radius=2, beta=2.0, steps=4)
+    assert ((noisy > 0.5) != truth).sum() > 40
+    assert ((refined > 0.5) != truth).sum() == 0
+
+
+def test_prototypes_and_agreement():
+    features = torch.zeros(1, 2, 4, 4)
+    features[:, 0, :, :2] = 1.0  # left half: foreground-like feature
+    features[:, 1, :, 2:] = 1.0
+    pseudo = torch.zeros(1, 1, 4, 4, dtype=torch.bool)
+    pseudo[..., :2] = True
+    pseudo[0, 0, 0, 3] = True  # a wrong pseudo-label on the background side
+    reliable = torch.ones_like(pseudo)
+    reliable[0, 0, 0, 3] = False
+    fg, bg = prototypes(features, pseudo, reliable)
+    torch.testing.assert_close(fg, torch.tensor([[1.0, 0.0]]))
+    torch.testing.assert_close(bg, torch.tensor([[0.0, 1.0]]))
+    agree = prototype_agreement(features, pseudo, fg, bg)
+    assert not agree[0, 0, 0, 3] and agree.sum() == 15
+
+
+def test_pixel_denoise_thresholds():
+    prob = torch.tensor([0.1, 0.4, 0.41, 0.84, 0.85, 0.99])
+    assert pixel_denoise(prob, 0.4, 0.85).tolist() == [True, True, False, False, True, True]
+    with pytest.raises(ValueError, match="low < high"):
+        pixel_denoise(prob, 0.9, 0.5)
+
+
+@pytest.mark.parametrize("attention", [None, "cbam"])
+def test_similarity_head_trains(attention):
+    torch.manual_seed(0)
+    labels = torch.zeros(1, 1, 16, 16, dtype=torch.bool)
+    labels[..., 4:12, 4:12] = True
+    x = torch.randn(1, 8, 16, 16) * 0.5 + labels.float() * torch.linspace(-1, 1, 8).view(1, 8, 1, 1)
+    valid = torch.ones_like(labels)
+    head = SimilarityHead(8, 16, attention)
+    optimiser = torch.optim.Adam(head.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(40):
+        loss = similarity_loss(local_similarity(head(x), 2), labels, valid, 2)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.7 * losses[0]
+    sim = local_similarity(head(x), 2)
+    right = offsets(2).index((0, 1))
+    across = sim[0, right, 4:12, 3].mean()  # background pixel -> lesion pixel on its right
+    within = sim[0, right, 6:10, 6:10].mean()
+    assert within > across + 0.2
