@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
+import numpy as np
 import typer
 from rich.progress import track
 
@@ -193,6 +194,40 @@ def pretrain_source(
             f"epoch {record['epoch']}: loss {record['loss']:.4f}, validation Dice disc {record['val_dice_disc']:.4f} cup {record['val_dice_cup']:.4f} ({record['seconds']:.1f} s)"
         )
     report.out.print(f"checkpoints in {destination} (best.pt, last.pt, config.toml, history.json)")
+
+
+@app.command()
+@handle_errors
+def refine(
+    source: Annotated[Path, typer.Option("--source", help="Source checkpoint from pretrain-source (best.pt or last.pt); the source images are never read.")],
+    target: Annotated[str, typer.Option("--target", help="Unlabelled target fundus dataset (path or name under the data root); its train images are used, never its masks.")],
+    method: Annotated[str, typer.Option(help="cpr (context-aware refinement), cpr-cbam (CBAM in the similarity head) or dpl (denoising without context).")] = "cpr",
+    passes: Annotated[int | None, typer.Option(help="MC-dropout passes (10; the paper uses 100).", show_default=False)] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML with refine options (see docs/adaptation.md); flags override it.", show_default=False)] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Any refine option as key=value; repeatable.", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder. Default: runs/refine-<method>-<target>.", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (0).", show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="Torch device: cpu, cuda or cuda:N.")] = "cpu",
+    data_root: DataRoot = None,
+) -> None:
+    """Make denoised pseudo-labels for the target's train images: pseudo/, weights/, prob/, overlays/ and a manifest."""
+    from medsegkit import config as config_module
+    from medsegkit.data.dataset import Dataset, data_root as resolve_root, resolve_dataset
+    from medsegkit.data.prepare import parse_extra_options
+    from medsegkit.methods.refine import RefineConfig, refine as run_refine
+
+    check_device(device)
+    overrides = {"method": method, "passes": passes, "seed": seed} | parse_extra_options(set_ or [], flag="--set")
+    cfg = config_module.load(RefineConfig, config, overrides, "refine")
+    ds = Dataset.open(resolve_dataset(target, resolve_root(data_root)))
+    destination = out if out is not None else Path("runs") / f"refine-{cfg.method}-{ds.name}"
+
+    def progress(items: Any, description: str) -> Any:
+        return track(items, description=description, console=report.err, disable=not report.err.is_terminal)
+
+    manifest = run_refine(source, ds, destination, cfg, device, progress)
+    kept = np.mean([c["kept"] for c in manifest["cases"]]) if manifest["cases"] else 0.0
+    report.out.print(f"{len(manifest['cases'])} pseudo-labels in {destination} ({100 * kept:.1f}% of pixels kept by denoising; {manifest['seconds']:.1f} s)")
 
 
 def check_device(device: str) -> None:

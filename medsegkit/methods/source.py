@@ -74,16 +74,31 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module) -> dict[str, Any]:
-    """Load ``path`` into ``model``; a checkpoint of another architecture is a one-line error."""
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The payload of a checkpoint file; an unreadable file is a one-line error."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
-        model.load_state_dict(payload["model"])
     except FileNotFoundError:
         raise DataError(f"{path}: checkpoint not found") from None
-    except (RuntimeError, KeyError, TypeError, EOFError, OSError, pickle.UnpicklingError) as exc:
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:
+        raise DataError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0][:200]})") from None
+    if not isinstance(payload, dict) or "model" not in payload:
+        raise DataError(f"{path}: checkpoint does not match: expected a medsegkit checkpoint with a 'model' entry")
+    return payload
+
+
+def apply_checkpoint(path: Path, payload: dict[str, Any], model: torch.nn.Module) -> None:
+    try:
+        model.load_state_dict(payload["model"])
+    except (RuntimeError, KeyError, TypeError) as exc:
         reason = str(exc).splitlines()[0][:200]
         raise DataError(f"{path}: checkpoint does not match the model {type(model).__name__} ({reason})") from None
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module) -> dict[str, Any]:
+    """Load ``path`` into ``model``; a checkpoint of another architecture is a one-line error."""
+    payload = read_checkpoint(path)
+    apply_checkpoint(path, payload, model)
     return payload
 
 

@@ -60,7 +60,7 @@ def test_checkpoint_of_another_model_is_a_clear_error(fundus, tmp_path):
         load_checkpoint(tmp_path / "odd.pt", build_model(SourceConfig(size=32)))
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "last.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(DataError, match="checkpoint does not match"):
+    with pytest.raises(DataError, match="last.pt: not a readable checkpoint"):
         train_source(Dataset.open(fundus), tmp_path / "run", SourceConfig(size=32, epochs=1, batch_size=2), resume=True)
 
 

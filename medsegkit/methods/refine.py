@@ -1,0 +1,183 @@
+"""``medsegkit refine``: denoised pseudo-labels for an unlabelled target domain (CPR, or DPL without context).
+
+Reads only the source checkpoint and the target's train images (never their masks, never source images):
+
+1. MC-dropout pseudo-labels: mean probability over ``passes`` (threshold ``threshold``) and its
+   standard deviation (reliable where ``std < max_std``);
+2. foreground/background prototypes per structure from the decoder features of reliable pixels,
+   over the whole target set, and each pixel's agreement with its class prototype;
+3. CPR only: a context-similarity head per structure on the frozen ASPP features, trained with the
+   class-balanced pair loss on reliable, agreeing pixels; probabilities are refined by
+   ``S^β``-weighted propagation within radius ``r``, ``steps`` times;
+4. denoising masks: CPR keeps pixels with refined probability ≥ γ_high or ≤ γ_low that agree with
+   their prototype; DPL keeps reliable pixels that agree with their prototype.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from medsegkit import __version__, config as config_module
+from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from medsegkit.data.dataset import Dataset
+from medsegkit.data.imageio import png_bytes
+from medsegkit.errors import DataError, UsageError
+from medsegkit.evaluation import resize_nearest
+from medsegkit.methods.cpr import SimilarityHead, local_similarity, mc_dropout, pixel_denoise, propagate, prototype_agreement, similarity_loss
+from medsegkit.methods.source import SourceConfig, _resized, _to_tensor, apply_checkpoint, build_model, read_checkpoint
+from medsegkit.report import overlay
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    method: Literal["cpr", "cpr-cbam", "dpl"] = "cpr"
+    passes: int = 10
+    threshold: float = 0.75
+    max_std: float = 0.05
+    radius: int = 4
+    beta: float = 2.0
+    steps: int = 4
+    gamma_low: float = 0.4
+    gamma_high: float = 0.85
+    head_dim: int = 64
+    head_iters: int = 100
+    head_lr: float = 1e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.passes < 1 or self.radius < 1 or self.steps < 0 or self.head_iters < 0:
+            raise ValueError("need --passes >= 1, radius >= 1, steps >= 0 and head_iters >= 0")
+        if not 0 <= self.gamma_low < self.gamma_high <= 1:
+            raise ValueError(f"need 0 <= gamma_low < gamma_high <= 1, got {self.gamma_low} and {self.gamma_high}")
+
+
+class _Features:
+    """Captures the decoder output ``(B, 256, H/4, W/4)`` and the ASPP output ``(B, 256, H/16, W/16)``."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.values: dict[str, torch.Tensor] = {}
+        net = model.net
+        net.decoder.register_forward_hook(lambda m, i, o: self.values.__setitem__("decoder", o.detach()))
+        net.decoder.aspp.register_forward_hook(lambda m, i, o: self.values.__setitem__("aspp", o.detach()))
+
+
+def _down(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(mask.float(), size=size, mode="nearest") > 0.5
+
+
+def refine(source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: str = "cpu", progress: Any = None) -> dict[str, Any]:
+    """Write refined pseudo-labels and denoising masks for every train image of ``target``."""
+    if target.task.name != "fundus":
+        raise UsageError(f"refine needs a fundus target dataset, {target.name!r} is a {target.task.name} dataset")
+    split = "train" if "train" in target.splits else "all"
+    ids = target.case_ids(split)
+    if not ids:
+        raise DataError(f"{target.root}: no images in split {split!r}; refine needs unlabelled target images")
+    payload = read_checkpoint(Path(source))
+    if "config" not in payload:
+        raise DataError(f"{source}: not a medsegkit source checkpoint (expected best.pt or last.pt from pretrain-source)")
+    src_cfg = config_module.build(SourceConfig, {**payload["config"], "encoder_weights": None}, "source checkpoint")
+    model = build_model(src_cfg)
+    apply_checkpoint(Path(source), payload, model)
+    model = model.to(device)
+    hooks = _Features(model)
+    size = src_cfg.size
+    torch.manual_seed(cfg.seed)
+    start = time.perf_counter()
+
+    # 1-2: pseudo-labels, uncertainty and features for every image
+    records = []
+    for case_id in progress(ids, "pseudo-labels") if progress else ids:
+        x = _to_tensor(_resized(target.image(case_id), size, labels=False)).unsqueeze(0).to(device)
+        mean, std = mc_dropout(model, x, cfg.passes)
+        model.eval()
+        with torch.no_grad():
+            model(x)
+        records.append({"id": case_id, "mean": mean, "std": std, "decoder": hooks.values["decoder"], "aspp": hooks.values["aspp"]})
+    small = records[0]["decoder"].shape[-2:]
+    for r in records:
+        r["pseudo"] = r["mean"] > cfg.threshold
+        r["reliable"] = r["std"] < cfg.max_std
+    sums = {"fg": 0, "bg": 0, "nfg": 0, "nbg": 0}
+    for r in records:
+        p, rel, f = _down(r["pseudo"], small), _down(r["reliable"], small), r["decoder"]
+        for s_key, n_key, m in (("fg", "nfg", p & rel), ("bg", "nbg", ~p & rel)):
+            sums[s_key] = sums[s_key] + torch.einsum("bchw,bshw->sc", f, m.float())
+            sums[n_key] = sums[n_key] + m.float().sum(dim=(0, 2, 3)).unsqueeze(1)
+    fg, bg = sums["fg"] / sums["nfg"].clamp_min(1), sums["bg"] / sums["nbg"].clamp_min(1)
+    for r in records:
+        r["agree"] = prototype_agreement(r["decoder"], _down(r["pseudo"], small), fg, bg)
+
+    # 3: context-similarity heads (CPR)
+    heads = None
+    if cfg.method != "dpl":
+        attention = "cbam" if cfg.method == "cpr-cbam" else None
+        heads = [SimilarityHead(records[0]["aspp"].shape[1], cfg.head_dim, attention).to(device) for _ in range(2)]
+        optimiser = torch.optim.Adam([p for h in heads for p in h.parameters()], lr=cfg.head_lr)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        for step in range(cfg.head_iters):
+            r = records[int(torch.randint(len(records), (1,), generator=generator))]
+            aspp = F.interpolate(r["aspp"], size=small, mode="bilinear", align_corners=False)
+            valid = _down(r["reliable"], small) & r["agree"]
+            loss = sum(
+                similarity_loss(local_similarity(heads[s](aspp), cfg.radius), _down(r["pseudo"], small)[:, s : s + 1], valid[:, s : s + 1], cfg.radius)
+                for s in range(2)
+            )
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        for h in heads:
+            h.eval()
+
+    # 4: refinement, denoising, outputs
+    for sub in ("pseudo", "weights", "overlays", "prob"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    summary = []
+    for r in records:
+        if heads is not None:
+            aspp = F.interpolate(r["aspp"], size=small, mode="bilinear", align_corners=False)
+            prob_small = F.adaptive_avg_pool2d(r["mean"], small)
+            with torch.no_grad():
+                refined = torch.cat([propagate(prob_small[:, s : s + 1], local_similarity(heads[s](aspp), cfg.radius), cfg.radius, cfg.beta, cfg.steps) for s in range(2)], dim=1)
+            prob = F.interpolate(refined, size=(size, size), mode="bilinear", align_corners=False)
+            keep = pixel_denoise(prob, cfg.gamma_low, cfg.gamma_high)
+            label = prob > 0.5
+        else:
+            prob, keep, label = r["mean"], r["reliable"], r["pseudo"]
+        keep = keep & (F.interpolate(r["agree"].float(), size=(size, size), mode="nearest") > 0.5)
+        _write_case(out, target, r["id"], prob[0].cpu().numpy(), label[0].cpu().numpy(), keep[0].cpu().numpy())
+        summary.append({"case": r["id"], "kept": round(float(keep.float().mean()), 4)})
+    manifest = {
+        "medsegkit_version": __version__,
+        "source_checkpoint": str(source),
+        "target": {"name": target.name, "path": str(target.root), "split": split},
+        "config": config_module.to_dict(cfg),
+        "seconds": round(time.perf_counter() - start, 2),
+        "cases": summary,
+    }
+    write_text_atomic(out / "config.toml", config_module.to_toml(cfg))
+    write_json_atomic(out / "manifest.json", manifest)
+    return manifest
+
+
+def _write_case(out: Path, ds: Dataset, case_id: str, prob: np.ndarray, label: np.ndarray, keep: np.ndarray) -> None:
+    """Pseudo-label (0/1/2), denoising mask (bit 0 cup kept, bit 1 disc kept), probabilities and overlay, at the image's size."""
+    image = ds.image(case_id)
+    h, w = image.shape[:2]
+    labels = np.where(label[0], 2, np.where(label[1], 1, 0)).astype(np.uint8)
+    weights = (keep[0].astype(np.uint8) | (keep[1].astype(np.uint8) << 1))
+    labels, weights = resize_nearest(labels, (h, w)), resize_nearest(weights, (h, w))
+    write_bytes_atomic(out / "pseudo" / f"{case_id}.png", png_bytes(labels))
+    write_bytes_atomic(out / "weights" / f"{case_id}.png", png_bytes(weights))
+    write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(overlay(overlay(image, labels >= 1), labels == 2, (0, 128, 255))))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, prob=prob.astype(np.float16))
+    write_bytes_atomic(out / "prob" / f"{case_id}.npz", buffer.getvalue())

@@ -1,0 +1,60 @@
+"""`medsegkit refine` on tiny synthetic domains: outputs, no source or target labels read, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medsegkit.cli import app
+from medsegkit.data.imageio import read_labels
+from medsegkit.data.prepare import prepare
+
+FAST = ["--passes", "2", "--set", "head_iters=3", "--set", "radius=1", "--set", "steps=1"]
+
+
+@pytest.fixture(scope="module")
+def domains(tmp_path_factory) -> tuple[Path, Path]:
+    from typer.testing import CliRunner
+
+    root = tmp_path_factory.mktemp("domains")
+    source, _ = prepare("synthetic-fundus", None, root / "a", root, {"count": 4, "size": 48})
+    target, _ = prepare("synthetic-fundus", None, root / "b", root, {"count": 4, "size": 48, "style": "b"})
+    result = CliRunner().invoke(app, ["pretrain-source", "--domain", str(source), "--size", "32", "--epochs", "1", "--batch-size", "2", "--out", str(root / "src")])
+    assert result.exit_code == 0, result.output
+    shutil.rmtree(source)  # refine must not need the source images
+    shutil.rmtree(target / "masks")  # nor the target's labels
+    return root / "src" / "last.pt", target
+
+
+@pytest.mark.parametrize("method", ["cpr", "cpr-cbam", "dpl"])
+def test_refine_writes_pseudo_labels_for_every_target_train_image(runner, domains, tmp_path, method):
+    checkpoint, target = domains
+    result = runner.invoke(app, ["refine", "--source", str(checkpoint), "--target", str(target), "--method", method, *FAST, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    cases = [c["case"] for c in manifest["cases"]]
+    assert cases == json.loads((target / "dataset.json").read_text())["splits"]["train"]
+    assert manifest["config"]["method"] == method
+    for case in cases:
+        labels = read_labels(tmp_path / "r" / "pseudo" / f"{case}.png")
+        weights = read_labels(tmp_path / "r" / "weights" / f"{case}.png")
+        assert labels.shape == weights.shape == (48, 48)
+        assert set(np.unique(labels)) <= {0, 1, 2} and set(np.unique(weights)) <= {0, 1, 2, 3}
+        assert np.load(tmp_path / "r" / "prob" / f"{case}.npz")["prob"].shape == (2, 32, 32)
+        assert (tmp_path / "r" / "overlays" / f"{case}.png").is_file()
+
+
+def test_refine_errors(runner, domains, tmp_path):
+    checkpoint, target = domains
+    (tmp_path / "bad.pt").write_bytes(b"junk")
+    bad = runner.invoke(app, ["refine", "--source", str(tmp_path / "bad.pt"), "--target", str(target)])
+    assert bad.exit_code == 1 and "bad.pt: not a readable checkpoint" in bad.stderr
+    lesion, _ = prepare("synthetic-dermoscopy", None, tmp_path / "derm", tmp_path, {"count": 2, "size": 32})
+    wrong = runner.invoke(app, ["refine", "--source", str(checkpoint), "--target", str(lesion), *FAST])
+    assert wrong.exit_code == 2 and "needs a fundus target dataset" in wrong.stderr
+    option = runner.invoke(app, ["refine", "--source", str(checkpoint), "--target", str(target), "--set", "gamma_low=0.9"])
+    assert option.exit_code == 2 and "gamma_low < gamma_high" in option.stderr
