@@ -230,6 +230,61 @@ def refine(
     report.out.print(f"{len(manifest['cases'])} pseudo-labels in {destination} ({100 * kept:.1f}% of pixels kept by denoising; {manifest['seconds']:.1f} s)")
 
 
+@app.command()
+@handle_errors
+def adapt(
+    source_domain: Annotated[str, typer.Option("--from", help="Source domain name or dataset (used to find or make the source checkpoint).")],
+    target: Annotated[str, typer.Option("--to", help="Target fundus dataset (path or name under the data root): train images adapt, test split scores.")],
+    source: Annotated[Path | None, typer.Option("--source", help="Source checkpoint. Default: runs/source-<from>/best.pt, trained first if missing.", show_default=False)] = None,
+    method: Annotated[str, typer.Option(help="cpr, cpr-cbam or dpl (denoised pseudo-labels without context refinement).")] = "cpr",
+    epochs: Annotated[int | None, typer.Option(help="Adaptation epochs (10).", show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per step, at least 2 (8).", show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (3e-4).", show_default=False)] = None,
+    passes: Annotated[int | None, typer.Option(help="MC-dropout passes for refine (10).", show_default=False)] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="A refine option as key=value (see docs/adaptation.md); repeatable.", show_default=False)] = None,
+    size: Annotated[int | None, typer.Option(help="Working size when a source checkpoint has to be trained first (512).", show_default=False)] = None,
+    source_epochs: Annotated[int | None, typer.Option(help="Epochs when a source checkpoint has to be trained first (50).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder. Default: runs/adapt-<method>-<from>-to-<to>.", show_default=False)] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last epoch.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Random seed (0).", show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="Torch device: cpu, cuda or cuda:N.")] = "cpu",
+    data_root: DataRoot = None,
+) -> None:
+    """Adapt a source model to an unlabelled target without the source data, then score source-only against adapted."""
+    from medsegkit import config as config_module, evaluation as ev
+    from medsegkit.data.dataset import Dataset, data_root as resolve_root, resolve_dataset
+    from medsegkit.data.prepare import parse_extra_options
+    from medsegkit.methods.adapt import AdaptConfig, adapt as run_adapt
+    from medsegkit.methods.refine import RefineConfig
+    from medsegkit.methods.source import SourceConfig, train_source
+
+    check_device(device)
+    root = resolve_root(data_root)
+    ds = Dataset.open(resolve_dataset(target, root))
+    cfg = config_module.load(AdaptConfig, None, {"method": method, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}, "adapt")
+    refine_cfg = config_module.load(RefineConfig, None, {"method": method, "passes": passes, "seed": seed} | parse_extra_options(set_ or [], flag="--set"), "refine")
+
+    def progress(items: Any, description: str) -> Any:
+        return track(items, description=description, console=report.err, disable=not report.err.is_terminal)
+
+    source_name = Path(source_domain).name
+    if source is None:
+        source = Path("runs") / f"source-{source_name}" / "best.pt"
+        if not source.is_file():
+            report.err.print(f"no source checkpoint at {source}: training one on {source_domain} first")
+            src_ds = Dataset.open(resolve_dataset(source_domain, root))
+            src_cfg = config_module.load(SourceConfig, None, {"size": size, "epochs": source_epochs, "seed": seed}, "pretrain-source")
+            train_source(src_ds, source.parent, src_cfg, device, resume=True, progress=progress)
+    destination = out if out is not None else Path("runs") / f"adapt-{cfg.method}-{source_name}-to-{ds.name}"
+    result = run_adapt(source, ds, destination, cfg, refine_cfg, device, resume, progress)
+    settings = ev.EvalSettings(split="test" if "test" in ds.splits else "all")
+    results = [ev.evaluate_run(Path(run), ds, settings, label=Path(run).name) for run in result["runs"]]
+    frame = ev.per_case_frame(results, settings)
+    summary = ev.summarise(frame)
+    report.write_evaluation(destination / "evaluation", frame, ev.summary_document(results, summary, ds, settings))
+    report.out.print(report.evaluation_table(summary, f"{source_name} -> {ds.name} ({cfg.method}), split {settings.split}"))
+
+
 def check_device(device: str) -> None:
     if device.startswith("cuda"):
         import torch

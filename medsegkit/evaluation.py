@@ -123,10 +123,10 @@ def _predicted(pred: np.ndarray, gt_struct: dict[str, np.ndarray], ds: Dataset, 
     return _structures(pred, structures)
 
 
-def evaluate_run(run: Path, ds: Dataset, settings: EvalSettings, progress: Progress | None = None) -> RunResult:
-    """Score one prediction folder against ``ds``; missing and extra cases are recorded, not fatal."""
+def evaluate_run(run: Path, ds: Dataset, settings: EvalSettings, progress: Progress | None = None, label: str | None = None) -> RunResult:
+    """Score one prediction folder against ``ds`` (named ``label``, default its path); missing and extra cases are recorded."""
     folder = PredictionFolder.open(run)
-    result = RunResult(str(run))
+    result = RunResult(label or str(run))
     source = "clusters" if settings.effective_select == "best-overlap" and folder.clusters else "masks"
     split = settings.split or ("test" if "test" in ds.splits else "all")
     ids = ds.case_ids(split)

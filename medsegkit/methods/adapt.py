@@ -1,0 +1,133 @@
+"""``medsegkit adapt``: train the target model from the source weights on denoised pseudo-labels.
+
+Runs ``refine`` first when its outputs are missing, then fine-tunes the source DeepLabv3+ on the
+target's train images with a masked BCE (only pixels kept by denoising count, per structure), Adam,
+and finally predicts the target's test split with the source-only and the adapted model and scores
+both. Source images are never read.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from medsegkit import __version__, config as config_module
+from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from medsegkit.data.augment import augment
+from medsegkit.data.dataset import Dataset
+from medsegkit.data.imageio import png_bytes, read_labels
+from medsegkit.errors import DataError, UsageError
+from medsegkit.evaluation import resize_nearest
+from medsegkit.methods.refine import RefineConfig, refine
+from medsegkit.methods.source import SourceConfig, _resized, _to_tensor, apply_checkpoint, build_model, read_checkpoint, save_checkpoint, targets
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    method: Literal["cpr", "cpr-cbam", "dpl"] = "cpr"
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 3e-4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"need --epochs >= 1 and --batch-size >= 2, got {self.epochs} and {self.batch_size}")
+
+
+def masked_bce(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``Σ w · BCE(logits, target) / Σ w``; shapes ``(B, S, H, W)``."""
+    loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return (loss * weight).sum() / weight.sum().clamp_min(1)
+
+
+def _load_model(checkpoint: Path, device: str) -> tuple[torch.nn.Module, SourceConfig]:
+    payload = read_checkpoint(checkpoint)
+    if "config" not in payload:
+        raise DataError(f"{checkpoint}: not a medsegkit source checkpoint (expected best.pt or last.pt from pretrain-source)")
+    src_cfg = config_module.build(SourceConfig, {**payload["config"], "encoder_weights": None}, "source checkpoint")
+    model = build_model(src_cfg)
+    apply_checkpoint(checkpoint, payload, model)
+    return model.to(device), src_cfg
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, out: Path, device: str) -> None:
+    """Canonical label maps (0/1/2) at each image's size in ``out/masks``."""
+    model.eval()
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    for case_id in ids:
+        image = ds.image(case_id)
+        prob = torch.sigmoid(model(_to_tensor(_resized(image, size, labels=False)).unsqueeze(0).to(device)))[0].cpu().numpy()
+        labels = np.where(prob[0] > 0.5, 2, np.where(prob[1] > 0.5, 1, 0)).astype(np.uint8)
+        write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(resize_nearest(labels, image.shape[:2])))
+
+
+def adapt(
+    checkpoint: Path, target: Dataset, out: Path, cfg: AdaptConfig, refine_cfg: RefineConfig, device: str = "cpu", resume: bool = False, progress: Any = None
+) -> dict[str, Any]:
+    """Refine (if needed), train on the pseudo-labels, predict the test split; returns the run record."""
+    if target.task.name != "fundus":
+        raise UsageError(f"adapt needs a fundus target dataset, {target.name!r} is a {target.task.name} dataset")
+    out.mkdir(parents=True, exist_ok=True)
+    refined = out / "refine"
+    if not (refined / "manifest.json").is_file():
+        refine(checkpoint, target, refined, refine_cfg, device, progress)
+    model, src_cfg = _load_model(checkpoint, device)
+    size = src_cfg.size
+    train_ids = target.case_ids("train" if "train" in target.splits else "all")
+    images = {c: _to_tensor(target.image(c)) for c in train_ids}
+    # labels (0..2) and kept-bits (0..3) travel through the geometric augmentation as one map
+    codes = {c: torch.from_numpy(read_labels(refined / "pseudo" / f"{c}.png") * 4 + read_labels(refined / "weights" / f"{c}.png")).long() for c in train_ids}
+
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    last = out / "last.pt"
+    state: dict[str, Any] = {"epoch": 0, "history": []}
+    if last.exists():
+        if not resume:
+            raise UsageError(f"{out} already holds an adaptation run; pass --resume to continue it or choose another --out")
+        payload = read_checkpoint(last)
+        if {k: v for k, v in payload.get("config", {}).items() if k != "epochs"} != {k: v for k, v in config_module.to_dict(cfg).items() if k != "epochs"}:
+            raise UsageError(f"{last} was trained with another config; only --epochs may change on --resume")
+        apply_checkpoint(last, payload, model)
+        optimiser.load_state_dict(payload["optimiser"])
+        state = {"epoch": payload["epoch"], "history": payload["history"]}
+    write_text_atomic(out / "config.toml", config_module.to_toml(cfg))
+    epochs = range(state["epoch"] + 1, cfg.epochs + 1)
+    for epoch in progress(epochs, f"adapt {cfg.method}") if progress else epochs:
+        model.train()
+        start = time.perf_counter()
+        generator = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+        order = [train_ids[i] for i in torch.randperm(len(train_ids), generator=generator)]
+        losses = []
+        for b in range(0, len(order), cfg.batch_size):
+            batch = order[b : b + cfg.batch_size]
+            if len(batch) < 2:
+                continue
+            pairs = [augment(images[c], codes[c], size) for c in batch]
+            x = torch.stack([p[0] for p in pairs]).to(device)
+            code = torch.stack([p[1] for p in pairs])
+            y = targets(code // 4).to(device)
+            kept = code % 4
+            w = torch.stack([kept & 1, (kept >> 1) & 1], dim=1).float().to(device)
+            loss = masked_bce(model(x), y, w)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            losses.append(float(loss.detach()))
+        state["epoch"] = epoch
+        state["history"].append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"), "seconds": round(time.perf_counter() - start, 3)})
+        save_checkpoint(last, {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "config": config_module.to_dict(cfg), **state, "medsegkit_version": __version__})
+        write_json_atomic(out / "history.json", state["history"])
+
+    test_ids = target.case_ids("test" if "test" in target.splits else "all")
+    predict(model, target, test_ids, size, out / "adapted", device)
+    source_model, _ = _load_model(checkpoint, device)
+    predict(source_model, target, test_ids, size, out / "source-only", device)
+    return {"out": str(out), "history": state["history"], "runs": [str(out / "source-only"), str(out / "adapted")]}

@@ -1,0 +1,61 @@
+"""`medsegkit adapt` on tiny synthetic domains (a -> b)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from medsegkit.cli import app
+from medsegkit.data.prepare import prepare
+from medsegkit.methods.adapt import masked_bce
+
+FAST = ["--epochs", "1", "--batch-size", "2", "--passes", "2", "--set", "head_iters=2", "--set", "radius=1", "--set", "steps=1"]
+
+
+@pytest.fixture(scope="module")
+def domains(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("adapt")
+    source, _ = prepare("synthetic-fundus", None, root / "a", root, {"count": 4, "size": 48})
+    target, _ = prepare("synthetic-fundus", None, root / "b", root, {"count": 6, "size": 48, "style": "b"})
+    made = CliRunner().invoke(app, ["pretrain-source", "--domain", str(source), "--size", "32", "--epochs", "1", "--batch-size", "2", "--out", str(root / "src")])
+    assert made.exit_code == 0, made.output
+    shutil.rmtree(source)  # adapt must not need the source images
+    return root / "src" / "best.pt", target
+
+
+def test_masked_bce_ignores_dropped_pixels():
+    logits = torch.tensor([[[[5.0, -5.0]]]])
+    target = torch.tensor([[[[1.0, 1.0]]]])
+    keep_first = torch.tensor([[[[1.0, 0.0]]]])
+    assert masked_bce(logits, target, keep_first) < 0.01
+    assert masked_bce(logits, target, torch.ones_like(target)) > 2
+
+
+@pytest.mark.parametrize("method", ["dpl", "cpr"])
+def test_adapt_end_to_end(runner, domains, tmp_path, method):
+    checkpoint, target = domains
+    out = tmp_path / "run"
+    args = ["adapt", "--from", "a", "--to", str(target), "--source", str(checkpoint), "--method", method, *FAST, "--out", str(out)]
+    result = runner.invoke(app, args, env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "source-only" in result.stdout and "adapted" in result.stdout
+    test_ids = json.loads((target / "dataset.json").read_text())["splits"]["test"]
+    for run in ("source-only", "adapted"):
+        assert sorted(p.stem for p in (out / run / "masks").glob("*.png")) == sorted(test_ids)
+    summary = json.loads((out / "evaluation" / "summary.json").read_text())
+    assert set(summary["runs"]) == {"source-only", "adapted"}
+    assert {"disc", "cup"} <= set(summary["runs"]["adapted"]["structures"])
+    assert json.loads((out / "refine" / "manifest.json").read_text())["config"]["method"] == method
+
+    refined_at = (out / "refine" / "manifest.json").stat().st_mtime_ns
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "pass --resume" in again.stderr
+    more = runner.invoke(app, [*args[:-2], "--epochs", "2", "--out", str(out), "--resume"])
+    assert more.exit_code == 0, more.output
+    assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2]
+    assert (out / "refine" / "manifest.json").stat().st_mtime_ns == refined_at  # refine is not redone
