@@ -237,6 +237,7 @@ def adapt(
     target: Annotated[str, typer.Option("--to", help="Target fundus dataset (path or name under the data root): train images adapt, test split scores.")],
     source: Annotated[Path | None, typer.Option("--source", help="Source checkpoint. Default: runs/source-<from>/best.pt, trained first if missing.", show_default=False)] = None,
     method: Annotated[str, typer.Option(help="cpr, cpr-cbam or dpl (denoised pseudo-labels without context refinement).")] = "cpr",
+    loss: Annotated[str | None, typer.Option(help="Training loss from the medsegkit.losses registry, called as loss(logits, target, weight): masked-bce (default), focal-bce, or a plugin's.", show_default=False)] = None,
     epochs: Annotated[int | None, typer.Option(help="Adaptation epochs (10).", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(help="Images per step, at least 2 (8).", show_default=False)] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (3e-4).", show_default=False)] = None,
@@ -261,7 +262,9 @@ def adapt(
     check_device(device)
     root = resolve_root(data_root)
     ds = Dataset.open(resolve_dataset(target, root))
-    cfg = config_module.load(AdaptConfig, None, {"method": method, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}, "adapt")
+    if loss is not None:
+        registry.resolve("losses", loss)
+    cfg = config_module.load(AdaptConfig, None, {"method": method, "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}, "adapt")
     refine_cfg = config_module.load(RefineConfig, None, {"method": method, "passes": passes, "seed": seed} | parse_extra_options(set_ or [], flag="--set"), "refine")
 
     def progress(items: Any, description: str) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 from medsegkit.errors import MedsegkitError, UsageError
 
 KINDS: tuple[str, ...] = ("models", "attention", "losses", "datasets", "methods")
+SINGULAR = {"models": "model", "attention": "attention", "losses": "loss", "datasets": "dataset", "methods": "method"}
 CORE_DIST = "medsegkit"
 DISABLE_ENV = "MEDSEGKIT_DISABLE_PLUGINS"
 
@@ -99,8 +100,7 @@ def resolve(kind: str, name: str) -> Component:
         matches = [c for c in matches if _normalise(c.dist) == _normalise(dist)]
     if not matches:
         known = ", ".join(names(kind)) or "none"
-        label = kind[:-1] if kind.endswith("s") else kind
-        raise UsageError(f"unknown {label} {name!r}; known: {known}")
+        raise UsageError(f"unknown {SINGULAR[kind]} {name!r}; known: {known}")
     if len(matches) > 1:
         dists = " and ".join(repr(c.dist) for c in matches)
         picks = " or ".join(repr(c.qualified_name) for c in matches)

@@ -1,7 +1,8 @@
 """``medsegkit adapt``: train the target model from the source weights on denoised pseudo-labels.
 
 Runs ``refine`` first when its outputs are missing, then fine-tunes the source DeepLabv3+ on the
-target's train images with a masked BCE (only pixels kept by denoising count, per structure), Adam,
+target's train images with a loss from the ``medsegkit.losses`` registry called as
+``loss(logits, target, weight)`` (default ``masked-bce``: only pixels kept by denoising count), Adam,
 and finally predicts the target's test split with the source-only and the adapted model and scores
 both. Source images are never read.
 """
@@ -15,7 +16,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from medsegkit import __version__, config as config_module
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
@@ -24,6 +24,7 @@ from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import png_bytes, read_labels
 from medsegkit.errors import DataError, UsageError
 from medsegkit.evaluation import resize_nearest
+from medsegkit.losses import create_loss
 from medsegkit.methods.refine import RefineConfig, refine
 from medsegkit.methods.source import SourceConfig, _resized, _to_tensor, apply_checkpoint, build_model, read_checkpoint, save_checkpoint, targets
 
@@ -31,6 +32,7 @@ from medsegkit.methods.source import SourceConfig, _resized, _to_tensor, apply_c
 @dataclass(frozen=True)
 class AdaptConfig:
     method: Literal["cpr", "cpr-cbam", "dpl"] = "cpr"
+    loss: str = "masked-bce"
     epochs: int = 10
     batch_size: int = 8
     lr: float = 3e-4
@@ -39,12 +41,6 @@ class AdaptConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"need --epochs >= 1 and --batch-size >= 2, got {self.epochs} and {self.batch_size}")
-
-
-def masked_bce(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``Σ w · BCE(logits, target) / Σ w``; shapes ``(B, S, H, W)``."""
-    loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    return (loss * weight).sum() / weight.sum().clamp_min(1)
 
 
 def _load_model(checkpoint: Path, device: str) -> tuple[torch.nn.Module, SourceConfig]:
@@ -86,6 +82,7 @@ def adapt(
     # labels (0..2) and kept-bits (0..3) travel through the geometric augmentation as one map
     codes = {c: torch.from_numpy(read_labels(refined / "pseudo" / f"{c}.png") * 4 + read_labels(refined / "weights" / f"{c}.png")).long() for c in train_ids}
 
+    criterion = create_loss(cfg.loss)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     last = out / "last.pt"
     state: dict[str, Any] = {"epoch": 0, "history": []}
@@ -116,7 +113,7 @@ def adapt(
             y = targets(code // 4).to(device)
             kept = code % 4
             w = torch.stack([kept & 1, (kept >> 1) & 1], dim=1).float().to(device)
-            loss = masked_bce(model(x), y, w)
+            loss = criterion(model(x), y, w)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

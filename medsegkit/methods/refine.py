@@ -39,6 +39,7 @@ from medsegkit.report import overlay
 @dataclass(frozen=True)
 class RefineConfig:
     method: Literal["cpr", "cpr-cbam", "dpl"] = "cpr"
+    attention: str | None = None
     passes: int = 10
     threshold: float = 0.75
     max_std: float = 0.05
@@ -119,7 +120,7 @@ def refine(source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: 
     # 3: context-similarity heads (CPR)
     heads = None
     if cfg.method != "dpl":
-        attention = "cbam" if cfg.method == "cpr-cbam" else None
+        attention = cfg.attention or ("cbam" if cfg.method == "cpr-cbam" else None)
         heads = [SimilarityHead(records[0]["aspp"].shape[1], cfg.head_dim, attention).to(device) for _ in range(2)]
         optimiser = torch.optim.Adam([p for h in heads for p in h.parameters()], lr=cfg.head_lr)
         generator = torch.Generator().manual_seed(cfg.seed)

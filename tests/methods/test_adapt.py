@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from medsegkit.cli import app
 from medsegkit.data.prepare import prepare
-from medsegkit.methods.adapt import masked_bce
+from medsegkit.losses.masked import MaskedBCELoss, focal_bce
 
 FAST = ["--epochs", "1", "--batch-size", "2", "--passes", "2", "--set", "head_iters=2", "--set", "radius=1", "--set", "steps=1"]
 
@@ -28,12 +28,18 @@ def domains(tmp_path_factory) -> tuple[Path, Path]:
     return root / "src" / "best.pt", target
 
 
-def test_masked_bce_ignores_dropped_pixels():
+def test_masked_bce_ignores_dropped_pixels_and_focal_downweights_easy_ones():
     logits = torch.tensor([[[[5.0, -5.0]]]])
     target = torch.tensor([[[[1.0, 1.0]]]])
     keep_first = torch.tensor([[[[1.0, 0.0]]]])
+    masked_bce = MaskedBCELoss()
     assert masked_bce(logits, target, keep_first) < 0.01
     assert masked_bce(logits, target, torch.ones_like(target)) > 2
+    easy = torch.tensor([[[[3.0]]]])
+    ones = torch.ones(1, 1, 1, 1)
+    assert focal_bce()(easy, ones, ones) < 0.01 * masked_bce(easy, ones, ones)
+    with pytest.raises(ValueError, match="gamma must be >= 0"):
+        MaskedBCELoss(gamma=-1)
 
 
 @pytest.mark.parametrize("method", ["dpl", "cpr"])
@@ -59,3 +65,13 @@ def test_adapt_end_to_end(runner, domains, tmp_path, method):
     assert more.exit_code == 0, more.output
     assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2]
     assert (out / "refine" / "manifest.json").stat().st_mtime_ns == refined_at  # refine is not redone
+
+
+def test_adapt_with_another_registered_loss_and_unknown_loss(runner, domains, tmp_path):
+    checkpoint, target = domains
+    base = ["adapt", "--from", "a", "--to", str(target), "--source", str(checkpoint), "--method", "dpl", *FAST]
+    ok = runner.invoke(app, [*base, "--loss", "focal-bce", "--out", str(tmp_path / "f")])
+    assert ok.exit_code == 0, ok.output
+    assert 'loss = "focal-bce"' in (tmp_path / "f" / "config.toml").read_text()
+    bad = runner.invoke(app, [*base, "--loss", "no-such-loss", "--out", str(tmp_path / "n")])
+    assert bad.exit_code == 2 and "unknown loss 'no-such-loss'; known: " in bad.stderr and "masked-bce" in bad.stderr

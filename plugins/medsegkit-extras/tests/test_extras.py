@@ -85,3 +85,21 @@ def test_isic2018_reader(tmp_path):
 
         (tmp_path / "empty").mkdir()
         ISIC2018Reader().scan(tmp_path / "empty")
+
+
+def test_soft_dice_in_adapt_and_se_in_the_similarity_head(tmp_path, monkeypatch):
+    runner = CliRunner()
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert runner.invoke(app, ["prepare", "synthetic-fundus", "--count", "4", "--size", "48", "--out", str(a)]).exit_code == 0
+    assert runner.invoke(app, ["prepare", "synthetic-fundus", "--style", "b", "--count", "4", "--size", "48", "--out", str(b)]).exit_code == 0
+    made = runner.invoke(app, ["pretrain-source", "--domain", str(a), "--size", "32", "--epochs", "1", "--batch-size", "2", "--out", str(tmp_path / "src")])
+    assert made.exit_code == 0, made.output
+    args = ["adapt", "--from", "a", "--to", str(b), "--source", str(tmp_path / "src" / "best.pt"), "--loss", "soft-dice", "--epochs", "1",
+            "--batch-size", "2", "--passes", "2", "--set", "head_iters=2", "--set", "radius=1", "--set", "attention=se"]
+    ok = runner.invoke(app, [*args, "--out", str(tmp_path / "ad")])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads((tmp_path / "ad" / "refine" / "manifest.json").read_text())["config"]["attention"] == "se"
+    monkeypatch.setenv("MEDSEGKIT_DISABLE_PLUGINS", "1")
+    registry.refresh()
+    missing = runner.invoke(app, [*args, "--out", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "unknown loss 'soft-dice'; known: " in missing.stderr
