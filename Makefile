@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml constraints.txt plugins/medsegkit-extras/pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/medsegkit prepare synthetic-dermoscopy --count 6 --size 128 --out .demo/synthetic-dermoscopy
-	$(BIN)/medsegkit cluster .demo/synthetic-dermoscopy --method s3 --size 128 --out .demo/cluster-s3
+	$(BIN)/medsegkit prepare synthetic-dermoscopy --count 6 --size 256 --out .demo/synthetic-dermoscopy
+	$(BIN)/medsegkit cluster .demo/synthetic-dermoscopy --method s3 --size 256 --out .demo/cluster-s3
 	$(BIN)/medsegkit evaluate .demo/cluster-s3 --gt .demo/synthetic-dermoscopy --split all --out .demo/evaluation
 
 test: $(STAMP)
