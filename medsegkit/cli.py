@@ -38,6 +38,16 @@ DataRoot = Annotated[
 ]
 
 
+def bar(description: str, transient: bool = False) -> Callable[[Any], Any]:
+    """A rich progress bar with ETA on stderr (silent when stderr is not a terminal)."""
+    return lambda items: track(items, description=description, console=report.err, transient=transient, disable=not report.err.is_terminal)
+
+
+def staged_bar(items: Any, description: str) -> Any:
+    """Progress for library functions that name each of their stages."""
+    return bar(description)(items)
+
+
 def handle_errors(fn: F) -> F:
     """Turn expected failures into one line on stderr and exit code 1 (runtime) or 2 (usage)."""
 
@@ -103,8 +113,7 @@ def prepare(
     }
     options = {k: v for k, v in given.items() if v is not None} | parse_extra_options(opt or [])
 
-    def progress(cases: list) -> Any:
-        return track(cases, description=f"prepare {kind}", console=report.err, transient=True, disable=not report.err.is_terminal)
+    progress = bar(f"prepare {kind}", transient=True)
 
     command = shlex.join(["medsegkit", *sys.argv[1:]]) if sys.argv and "medsegkit" in sys.argv[0] else None
     target, manifest = run_prepare(kind, src, out, resolve_root(data_root), options, name=name, progress=progress, command=command)
@@ -146,8 +155,7 @@ def cluster(
     runner = make_method(method, config, overrides)
     destination = out if out is not None else Path("runs") / f"cluster-{method.replace(':', '-')}-{target.name}"
 
-    def progress(items: list) -> Any:
-        return track(items, description=f"cluster {method}", console=report.err, disable=not report.err.is_terminal)
+    progress = bar(f"cluster {method}")
 
     manifest = run_cluster(target, destination, method, runner, size, seed, Shard.parse(shard), device, progress)
     seconds = manifest["median_seconds"]
@@ -185,8 +193,7 @@ def pretrain_source(
     ds = Dataset.open(resolve_dataset(domain, resolve_root(data_root)))
     destination = out if out is not None else Path("runs") / f"source-{ds.name}"
 
-    def progress(items: Any, description: str) -> Any:
-        return track(items, description=description, console=report.err, disable=not report.err.is_terminal)
+    progress = staged_bar
 
     result = train_source(ds, destination, cfg, device, resume, progress)
     for record in result["history"][-3:]:
@@ -222,8 +229,7 @@ def refine(
     ds = Dataset.open(resolve_dataset(target, resolve_root(data_root)))
     destination = out if out is not None else Path("runs") / f"refine-{cfg.method}-{ds.name}"
 
-    def progress(items: Any, description: str) -> Any:
-        return track(items, description=description, console=report.err, disable=not report.err.is_terminal)
+    progress = staged_bar
 
     manifest = run_refine(source, ds, destination, cfg, device, progress)
     kept = np.mean([c["kept"] for c in manifest["cases"]]) if manifest["cases"] else 0.0
@@ -267,8 +273,7 @@ def adapt(
     cfg = config_module.load(AdaptConfig, None, {"method": method, "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}, "adapt")
     refine_cfg = config_module.load(RefineConfig, None, {"method": method, "passes": passes, "seed": seed} | parse_extra_options(set_ or [], flag="--set"), "refine")
 
-    def progress(items: Any, description: str) -> Any:
-        return track(items, description=description, console=report.err, disable=not report.err.is_terminal)
+    progress = staged_bar
 
     source_name = Path(source_domain).name
     if source is None:
@@ -332,8 +337,7 @@ def evaluate(
     ds = Dataset.open(resolve_dataset(gt, resolve_root(data_root)))
     settings = ev.EvalSettings(split=split, select=select, protocol=protocol, at_size=at_size, spacing=ev.parse_spacing(spacing))  # type: ignore[arg-type]
 
-    def progress(cases: list) -> Any:
-        return track(cases, description="evaluate", console=report.err, transient=True, disable=not report.err.is_terminal)
+    progress = bar("evaluate", transient=True)
 
     results = [ev.evaluate_run(p, ds, settings, progress) for p in predictions]
     frame = ev.per_case_frame(results, settings)

@@ -22,11 +22,11 @@ from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_a
 from medsegkit.data.augment import augment
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import png_bytes, read_labels
-from medsegkit.errors import DataError, UsageError
+from medsegkit.errors import UsageError
 from medsegkit.evaluation import resize_nearest
 from medsegkit.losses import create_loss
 from medsegkit.methods.refine import RefineConfig, refine
-from medsegkit.methods.source import SourceConfig, _resized, _to_tensor, apply_checkpoint, build_model, read_checkpoint, save_checkpoint, targets
+from medsegkit.methods.source import _resized, _to_tensor, apply_checkpoint, load_source_model, read_checkpoint, save_checkpoint, targets
 
 
 @dataclass(frozen=True)
@@ -41,16 +41,6 @@ class AdaptConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"need --epochs >= 1 and --batch-size >= 2, got {self.epochs} and {self.batch_size}")
-
-
-def _load_model(checkpoint: Path, device: str) -> tuple[torch.nn.Module, SourceConfig]:
-    payload = read_checkpoint(checkpoint)
-    if "config" not in payload:
-        raise DataError(f"{checkpoint}: not a medsegkit source checkpoint (expected best.pt or last.pt from pretrain-source)")
-    src_cfg = config_module.build(SourceConfig, {**payload["config"], "encoder_weights": None}, "source checkpoint")
-    model = build_model(src_cfg)
-    apply_checkpoint(checkpoint, payload, model)
-    return model.to(device), src_cfg
 
 
 @torch.no_grad()
@@ -75,8 +65,10 @@ def adapt(
     refined = out / "refine"
     if not (refined / "manifest.json").is_file():
         refine(checkpoint, target, refined, refine_cfg, device, progress)
-    model, src_cfg = _load_model(checkpoint, device)
+    model, src_cfg = load_source_model(checkpoint, device)
     size = src_cfg.size
+    test_ids = target.case_ids("test" if "test" in target.splits else "all")
+    predict(model, target, test_ids, size, out / "source-only", device)
     train_ids = target.case_ids("train" if "train" in target.splits else "all")
     images = {c: _to_tensor(target.image(c)) for c in train_ids}
     # labels (0..2) and kept-bits (0..3) travel through the geometric augmentation as one map
@@ -123,8 +115,5 @@ def adapt(
         save_checkpoint(last, {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "config": config_module.to_dict(cfg), **state, "medsegkit_version": __version__})
         write_json_atomic(out / "history.json", state["history"])
 
-    test_ids = target.case_ids("test" if "test" in target.splits else "all")
     predict(model, target, test_ids, size, out / "adapted", device)
-    source_model, _ = _load_model(checkpoint, device)
-    predict(source_model, target, test_ids, size, out / "source-only", device)
     return {"out": str(out), "history": state["history"], "runs": [str(out / "source-only"), str(out / "adapted")]}

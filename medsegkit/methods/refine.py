@@ -32,7 +32,7 @@ from medsegkit.data.imageio import png_bytes
 from medsegkit.errors import DataError, UsageError
 from medsegkit.evaluation import resize_nearest
 from medsegkit.methods.cpr import SimilarityHead, local_similarity, mc_dropout, pixel_denoise, propagate, prototype_agreement, similarity_loss
-from medsegkit.methods.source import SourceConfig, _resized, _to_tensor, apply_checkpoint, build_model, read_checkpoint
+from medsegkit.methods.source import _resized, _to_tensor, load_source_model
 from medsegkit.report import overlay
 
 
@@ -82,13 +82,7 @@ def refine(source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: 
     ids = target.case_ids(split)
     if not ids:
         raise DataError(f"{target.root}: no images in split {split!r}; refine needs unlabelled target images")
-    payload = read_checkpoint(Path(source))
-    if "config" not in payload:
-        raise DataError(f"{source}: not a medsegkit source checkpoint (expected best.pt or last.pt from pretrain-source)")
-    src_cfg = config_module.build(SourceConfig, {**payload["config"], "encoder_weights": None}, "source checkpoint")
-    model = build_model(src_cfg)
-    apply_checkpoint(Path(source), payload, model)
-    model = model.to(device)
+    model, src_cfg = load_source_model(Path(source), device)
     hooks = _Features(model)
     size = src_cfg.size
     torch.manual_seed(cfg.seed)

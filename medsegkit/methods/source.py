@@ -102,6 +102,17 @@ def load_checkpoint(path: Path, model: torch.nn.Module) -> dict[str, Any]:
     return payload
 
 
+def load_source_model(checkpoint: Path, device: str = "cpu") -> tuple[torch.nn.Module, SourceConfig]:
+    """The model saved by ``pretrain-source`` in ``checkpoint``, with its config (weights from the file only)."""
+    payload = read_checkpoint(checkpoint)
+    if "config" not in payload:
+        raise DataError(f"{checkpoint}: not a medsegkit source checkpoint (expected best.pt or last.pt from pretrain-source)")
+    cfg = config_module.build(SourceConfig, {**payload["config"], "encoder_weights": None}, "source checkpoint")
+    model = build_model(cfg)
+    apply_checkpoint(checkpoint, payload, model)
+    return model.to(device), cfg
+
+
 @torch.no_grad()
 def validate(model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, device: str) -> dict[str, float]:
     """Mean Dice of disc and cup at the working size (prediction = sigmoid > 0.5)."""

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from medsegkit.cli import app
-from medsegkit.data.prepare import prepare
 from medsegkit.losses.masked import MaskedBCELoss, focal_bce
 
 FAST = ["--epochs", "1", "--batch-size", "2", "--passes", "2", "--set", "head_iters=2", "--set", "radius=1", "--set", "steps=1"]
 
 
-@pytest.fixture(scope="module")
-def domains(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("adapt")
-    source, _ = prepare("synthetic-fundus", None, root / "a", root, {"count": 4, "size": 48})
-    target, _ = prepare("synthetic-fundus", None, root / "b", root, {"count": 6, "size": 48, "style": "b"})
-    made = CliRunner().invoke(app, ["pretrain-source", "--domain", str(source), "--size", "32", "--epochs", "1", "--batch-size", "2", "--out", str(root / "src")])
-    assert made.exit_code == 0, made.output
-    shutil.rmtree(source)  # adapt must not need the source images
-    return root / "src" / "best.pt", target
+@pytest.fixture
+def domains(shift_domains) -> tuple[Path, Path]:
+    return shift_domains
 
 
 def test_masked_bce_ignores_dropped_pixels_and_focal_downweights_easy_ones():

@@ -17,17 +17,12 @@ FAST = ["--passes", "2", "--set", "head_iters=3", "--set", "radius=1", "--set", 
 
 
 @pytest.fixture(scope="module")
-def domains(tmp_path_factory) -> tuple[Path, Path]:
-    from typer.testing import CliRunner
-
-    root = tmp_path_factory.mktemp("domains")
-    source, _ = prepare("synthetic-fundus", None, root / "a", root, {"count": 4, "size": 48})
-    target, _ = prepare("synthetic-fundus", None, root / "b", root, {"count": 4, "size": 48, "style": "b"})
-    result = CliRunner().invoke(app, ["pretrain-source", "--domain", str(source), "--size", "32", "--epochs", "1", "--batch-size", "2", "--out", str(root / "src")])
-    assert result.exit_code == 0, result.output
-    shutil.rmtree(source)  # refine must not need the source images
-    shutil.rmtree(target / "masks")  # nor the target's labels
-    return root / "src" / "last.pt", target
+def domains(shift_domains, tmp_path_factory) -> tuple[Path, Path]:
+    checkpoint, target = shift_domains
+    unlabelled = tmp_path_factory.mktemp("unlabelled") / "b"
+    shutil.copytree(target, unlabelled)
+    shutil.rmtree(unlabelled / "masks")  # refine must not need the target's labels
+    return checkpoint, unlabelled
 
 
 @pytest.mark.parametrize("method", ["cpr", "cpr-cbam", "dpl"])
