@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from medsegkit import __version__, config as config_module
-from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from medsegkit.atomic import write_bytes_atomic, write_json_atomic
 from medsegkit.data.augment import augment
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import png_bytes, read_labels
@@ -26,7 +26,7 @@ from medsegkit.errors import UsageError
 from medsegkit.evaluation import resize_nearest
 from medsegkit.losses import create_loss
 from medsegkit.methods.refine import RefineConfig, refine
-from medsegkit.methods.source import _resized, _to_tensor, apply_checkpoint, load_source_model, read_checkpoint, save_checkpoint, targets
+from medsegkit.methods.source import _resized, _to_tensor, load_source_model, resume_run, save_checkpoint, targets
 
 
 @dataclass(frozen=True)
@@ -76,18 +76,8 @@ def adapt(
 
     criterion = create_loss(cfg.loss)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "history": []})
     last = out / "last.pt"
-    state: dict[str, Any] = {"epoch": 0, "history": []}
-    if last.exists():
-        if not resume:
-            raise UsageError(f"{out} already holds an adaptation run; pass --resume to continue it or choose another --out")
-        payload = read_checkpoint(last)
-        if {k: v for k, v in payload.get("config", {}).items() if k != "epochs"} != {k: v for k, v in config_module.to_dict(cfg).items() if k != "epochs"}:
-            raise UsageError(f"{last} was trained with another config; only --epochs may change on --resume")
-        apply_checkpoint(last, payload, model)
-        optimiser.load_state_dict(payload["optimiser"])
-        state = {"epoch": payload["epoch"], "history": payload["history"]}
-    write_text_atomic(out / "config.toml", config_module.to_toml(cfg))
     epochs = range(state["epoch"] + 1, cfg.epochs + 1)
     for epoch in progress(epochs, f"adapt {cfg.method}") if progress else epochs:
         model.train()

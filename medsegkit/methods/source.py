@@ -113,6 +113,27 @@ def load_source_model(checkpoint: Path, device: str = "cpu") -> tuple[torch.nn.M
     return model.to(device), cfg
 
 
+def resume_run(out: Path, cfg: Any, model: torch.nn.Module, optimiser: torch.optim.Optimizer, resume: bool, state: dict[str, Any]) -> dict[str, Any]:
+    """Continue the run in ``out`` from ``last.pt`` (``state`` keys restored), or refuse a folder that holds one.
+
+    Only ``epochs`` may differ from the saved config. Writes ``config.toml``; returns the state to go on from.
+    """
+    last = out / "last.pt"
+    if last.exists():
+        if not resume:
+            raise UsageError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
+        payload = read_checkpoint(last)
+        saved = {k: v for k, v in payload.get("config", {}).items() if k != "epochs"}
+        if saved != {k: v for k, v in config_module.to_dict(cfg).items() if k != "epochs"}:
+            raise UsageError(f"{last} was trained with another config ({out / 'config.toml'}); only --epochs may change on --resume")
+        apply_checkpoint(last, payload, model)
+        optimiser.load_state_dict(payload["optimiser"])
+        state = {k: payload[k] for k in state}
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "config.toml", config_module.to_toml(cfg))
+    return state
+
+
 @torch.no_grad()
 def validate(model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, device: str) -> dict[str, float]:
     """Mean Dice of disc and cup at the working size (prediction = sigmoid > 0.5)."""
@@ -138,19 +159,8 @@ def train_source(ds: Dataset, out: Path, cfg: SourceConfig, device: str = "cpu",
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    out.mkdir(parents=True, exist_ok=True)
+    state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "best": -1.0, "history": []})
     last = out / "last.pt"
-    state: dict[str, Any] = {"epoch": 0, "best": -1.0, "history": []}
-    if last.exists():
-        if not resume:
-            raise UsageError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
-        payload = load_checkpoint(last, model)
-        saved = {k: v for k, v in payload["config"].items() if k != "epochs"}
-        if saved != {k: v for k, v in config_module.to_dict(cfg).items() if k != "epochs"}:
-            raise UsageError(f"{last} was trained with another config ({out / 'config.toml'}); only --epochs may change on --resume")
-        optimiser.load_state_dict(payload["optimiser"])
-        state = {k: payload[k] for k in ("epoch", "best", "history")}
-    write_text_atomic(out / "config.toml", config_module.to_toml(cfg))
 
     images = {c: _to_tensor(ds.image(c)) for c in train_ids}
     labels = {c: torch.from_numpy(ds.mask(c).astype(np.int64)) for c in train_ids}
