@@ -142,6 +142,7 @@ def cluster(
 
     A rerun skips finished images, so an interrupted run loses at most the image in progress.
     """
+    from medsegkit import distributed
     from medsegkit.clustering import Shard, make_method, run_cluster
     from medsegkit.data.dataset import data_root as resolve_root, resolve_dataset
     from medsegkit.data.prepare import parse_extra_options
@@ -155,9 +156,13 @@ def cluster(
     runner = make_method(method, config, overrides)
     destination = out if out is not None else Path("runs") / f"cluster-{method.replace(':', '-')}-{target.name}"
 
-    progress = bar(f"cluster {method}")
+    ctx = distributed.init(device)
+    progress = bar(f"cluster {method}") if ctx.is_main else None
 
-    manifest = run_cluster(target, destination, method, runner, size, seed, Shard.parse(shard), device, progress)
+    manifest = run_cluster(target, destination, method, runner, size, seed, Shard.parse(shard), ctx.device, progress, ctx)
+    distributed.shutdown()
+    if not ctx.is_main:
+        return
     seconds = manifest["median_seconds"]
     report.out.print(
         f"{manifest['finished']}/{manifest['input']['images']} images done in {destination}"
@@ -175,6 +180,8 @@ def pretrain_source(
     encoder_weights: Annotated[str | None, typer.Option(help="none (default), imagenet (only from the local cache; nothing is downloaded) or a state-dict file.", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(help="Images per step, at least 2 (8).", show_default=False)] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (1e-3).", show_default=False)] = None,
+    aspp_dropout: Annotated[float | None, typer.Option(help="Dropout inside the ASPP (0.5); also the MC-dropout of refine.", show_default=False)] = None,
+    head_dropout: Annotated[float | None, typer.Option(help="Dropout before the 1x1 head (0.1); also used by MC dropout.", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (0).", show_default=False)] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file with these options; flags override it.", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder. Default: runs/source-<dataset>.", show_default=False)] = None,
@@ -183,19 +190,24 @@ def pretrain_source(
     data_root: DataRoot = None,
 ) -> None:
     """Train the source-domain DeepLabv3+ (cup and disc) with augmentation; saves best.pt and last.pt with their config."""
-    from medsegkit import config as config_module
+    from medsegkit import config as config_module, distributed
     from medsegkit.data.dataset import Dataset, data_root as resolve_root, resolve_dataset
     from medsegkit.methods.source import SourceConfig, train_source
 
     check_device(device)
-    overrides = {"epochs": epochs, "size": size, "encoder": encoder, "encoder_weights": encoder_weights, "batch_size": batch_size, "lr": lr, "seed": seed}
+    overrides = {
+        "epochs": epochs, "size": size, "encoder": encoder, "encoder_weights": encoder_weights, "batch_size": batch_size, "lr": lr, "seed": seed,
+        "aspp_dropout": aspp_dropout, "head_dropout": head_dropout,
+    }  # fmt: skip
     cfg = config_module.load(SourceConfig, config, overrides, "pretrain-source")
     ds = Dataset.open(resolve_dataset(domain, resolve_root(data_root)))
     destination = out if out is not None else Path("runs") / f"source-{ds.name}"
 
-    progress = staged_bar
-
-    result = train_source(ds, destination, cfg, device, resume, progress)
+    ctx = distributed.init(device)
+    result = train_source(ds, destination, cfg, ctx.device, resume, staged_bar, ctx)
+    distributed.shutdown()
+    if not ctx.is_main:
+        return
     for record in result["history"][-3:]:
         report.out.print(
             f"epoch {record['epoch']}: loss {record['loss']:.4f}, validation Dice disc {record['val_dice_disc']:.4f} cup {record['val_dice_cup']:.4f} ({record['seconds']:.1f} s)"
@@ -243,7 +255,7 @@ def adapt(
     target: Annotated[str, typer.Option("--to", help="Target fundus dataset (path or name under the data root): train images adapt, test split scores.")],
     source: Annotated[Path | None, typer.Option("--source", help="Source checkpoint. Default: runs/source-<from>/best.pt, trained first if missing.", show_default=False)] = None,
     method: Annotated[str, typer.Option(help="cpr, cpr-cbam or dpl (denoised pseudo-labels without context refinement).")] = "cpr",
-    loss: Annotated[str | None, typer.Option(help="Training loss from the medsegkit.losses registry, called as loss(logits, target, weight): masked-bce (default), focal-bce, or a plugin's.", show_default=False)] = None,
+    loss: Annotated[str | None, typer.Option(help="Training loss from the medsegkit.losses registry, called as loss(logits, target, weight): focal-bce (default for cpr, cpr-cbam), masked-bce (default for dpl), or a plugin's.", show_default=False)] = None,
     epochs: Annotated[int | None, typer.Option(help="Adaptation epochs (10).", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(help="Images per step, at least 2 (8).", show_default=False)] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (3e-4).", show_default=False)] = None,
@@ -258,7 +270,7 @@ def adapt(
     data_root: DataRoot = None,
 ) -> None:
     """Adapt a source model to an unlabelled target without the source data, then score source-only against adapted."""
-    from medsegkit import config as config_module, evaluation as ev
+    from medsegkit import config as config_module, distributed, evaluation as ev
     from medsegkit.data.dataset import Dataset, data_root as resolve_root, resolve_dataset
     from medsegkit.data.prepare import parse_extra_options
     from medsegkit.methods.adapt import AdaptConfig, adapt as run_adapt
@@ -273,18 +285,22 @@ def adapt(
     cfg = config_module.load(AdaptConfig, None, {"method": method, "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}, "adapt")
     refine_cfg = config_module.load(RefineConfig, None, {"method": method, "passes": passes, "seed": seed} | parse_extra_options(set_ or [], flag="--set"), "refine")
 
+    ctx = distributed.init(device)
     progress = staged_bar
-
     source_name = Path(source_domain).name
     if source is None:
         source = Path("runs") / f"source-{source_name}" / "best.pt"
         if not source.is_file():
-            report.err.print(f"no source checkpoint at {source}: training one on {source_domain} first")
+            if ctx.is_main:
+                report.err.print(f"no source checkpoint at {source}: training one on {source_domain} first")
             src_ds = Dataset.open(resolve_dataset(source_domain, root))
             src_cfg = config_module.load(SourceConfig, None, {"size": size, "epochs": source_epochs, "seed": seed}, "pretrain-source")
-            train_source(src_ds, source.parent, src_cfg, device, resume=True, progress=progress)
+            train_source(src_ds, source.parent, src_cfg, ctx.device, resume=True, progress=progress, ctx=ctx)
     destination = out if out is not None else Path("runs") / f"adapt-{cfg.method}-{source_name}-to-{ds.name}"
-    result = run_adapt(source, ds, destination, cfg, refine_cfg, device, resume, progress)
+    result = run_adapt(source, ds, destination, cfg, refine_cfg, ctx.device, resume, progress, ctx)
+    distributed.shutdown()
+    if not ctx.is_main:
+        return
     settings = ev.EvalSettings(split="test" if "test" in ds.splits else "all")
     results = [ev.evaluate_run(Path(run), ds, settings, label=Path(run).name) for run in result["runs"]]
     frame = ev.per_case_frame(results, settings)

@@ -30,6 +30,7 @@ from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_a
 from medsegkit.data.canonical import DATASET_JSON
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import list_images, png_bytes, read_rgb
+from medsegkit.distributed import Context, barrier
 from medsegkit.errors import DataError, UsageError
 from medsegkit.evaluation import resize_nearest
 from medsegkit.methods.base import ClusterMethod
@@ -110,8 +111,14 @@ def run_cluster(
     shard: Shard = Shard(),
     device: str = "cpu",
     progress: Progress | None = None,
+    ctx: Context | None = None,
 ) -> dict[str, Any]:
-    """Cluster every image of ``target`` (this shard's share) not yet finished in ``out``."""
+    """Cluster every image of ``target`` (this shard's share) not yet finished in ``out``.
+
+    Each process (a ``--shard`` or a ``torchrun`` rank) writes ``manifest.json`` from every image finished
+    so far; under ``torchrun`` all ranks then wait for each other and rank 0 writes the final merged one.
+    """
+    ctx = ctx or Context(device=device)
     if size < 16:
         raise UsageError(f"--size must be at least 16 pixels, got {size}")
     name, items = collect_images(target)
@@ -152,6 +159,10 @@ def run_cluster(
             "mask_fraction": round(float(mask.mean()), 6),
         }
         write_json_atomic(out / "cases" / f"{case_id}.json", record)
+    if ctx.distributed:
+        barrier(ctx)
+        if not ctx.is_main:
+            return {}  # rank 0 writes and returns the merged manifest
     return write_manifest(out, name, target, settings, len(items))
 
 

@@ -1,4 +1,4 @@
-"""Every `medsegkit ...` command shown in the README and docs names a real verb and its options parse."""
+"""Every `medsegkit ...` command shown in the README and docs (also after `torchrun ... -m`) names a real verb and its options parse."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ def shown_commands() -> list[tuple[str, str]]:
         for block in re.findall(r"```sh\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S):
             for line in block.splitlines():
                 line = line.split("  #")[0].strip()
+                if " -m medsegkit " in line:  # torchrun ... -m medsegkit VERB ...
+                    line = "medsegkit " + line.split(" -m medsegkit ", 1)[1]
                 if line.startswith("medsegkit ") and "[" not in line and "..." not in line:
                     found.append((doc.name, line))
     return found

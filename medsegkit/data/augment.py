@@ -8,6 +8,8 @@ ones touch the image only.
 
 from __future__ import annotations
 
+import zlib
+
 import torch
 from torch import nn
 from torchvision import tv_tensors
@@ -47,8 +49,21 @@ def train_transform(size: int) -> tuple[v2.Transform, nn.Module]:
     return geometric, photometric
 
 
-def augment(image: torch.Tensor, labels: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Augment one ``(3, H, W)`` float image in [0, 1] and its ``(H, W)`` integer label map to ``size``."""
+def augment(image: torch.Tensor, labels: torch.Tensor, size: int, seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augment one ``(3, H, W)`` float image in [0, 1] and its ``(H, W)`` integer label map to ``size``.
+
+    With ``seed`` the draw depends on it alone (the global RNG is left as it was), so a sample is
+    augmented the same way whichever process or batch position it lands in.
+    """
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return augment(image, labels, size)
     geometric, photometric = train_transform(size)
     img, mask = geometric(tv_tensors.Image(image), tv_tensors.Mask(labels))
     return photometric(img.as_subclass(torch.Tensor)), mask.as_subclass(torch.Tensor)
+
+
+def sample_seed(seed: int, epoch: int, case_id: str) -> int:
+    """Augmentation seed of one training sample in one epoch."""
+    return (seed * 1_000_003 + epoch * 7919 + zlib.crc32(case_id.encode())) % 2**63

@@ -2,7 +2,8 @@
 
 Runs ``refine`` first when its outputs are missing, then fine-tunes the source DeepLabv3+ on the
 target's train images with a loss from the ``medsegkit.losses`` registry called as
-``loss(logits, target, weight)`` (default ``masked-bce``: only pixels kept by denoising count), Adam,
+``loss(logits, target, weight)`` (only pixels kept by denoising count; default ``focal-bce`` for CPR
+as in its reference code, ``masked-bce`` for DPL), Adam,
 and finally predicts the target's test split with the source-only and the adapted model and scores
 both. Source images are never read.
 """
@@ -19,26 +20,30 @@ import torch
 
 from medsegkit import __version__, config as config_module
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic
-from medsegkit.data.augment import augment
+from medsegkit.data.augment import augment, sample_seed
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import png_bytes, read_labels
+from medsegkit.distributed import Context, barrier, global_share, wrap
 from medsegkit.errors import UsageError
 from medsegkit.evaluation import resize_nearest
 from medsegkit.losses import create_loss
 from medsegkit.methods.refine import RefineConfig, refine
+from medsegkit.methods.training import train_epoch
 from medsegkit.methods.source import _resized, _to_tensor, load_source_model, resume_run, save_checkpoint, targets
 
 
 @dataclass(frozen=True)
 class AdaptConfig:
     method: Literal["cpr", "cpr-cbam", "dpl"] = "cpr"
-    loss: str = "masked-bce"
+    loss: str | None = None  # None: focal-bce for cpr and cpr-cbam (CPR's reference), masked-bce for dpl (DPL's)
     epochs: int = 10
     batch_size: int = 8
     lr: float = 3e-4
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.loss is None:
+            object.__setattr__(self, "loss", "masked-bce" if self.method == "dpl" else "focal-bce")
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"need --epochs >= 1 and --batch-size >= 2, got {self.epochs} and {self.batch_size}")
 
@@ -56,19 +61,37 @@ def predict(model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, out:
 
 
 def adapt(
-    checkpoint: Path, target: Dataset, out: Path, cfg: AdaptConfig, refine_cfg: RefineConfig, device: str = "cpu", resume: bool = False, progress: Any = None
+    checkpoint: Path,
+    target: Dataset,
+    out: Path,
+    cfg: AdaptConfig,
+    refine_cfg: RefineConfig,
+    device: str = "cpu",
+    resume: bool = False,
+    progress: Any = None,
+    ctx: Context | None = None,
 ) -> dict[str, Any]:
-    """Refine (if needed), train on the pseudo-labels, predict the test split; returns the run record."""
+    """Refine (if needed), train on the pseudo-labels, predict the test split; returns the run record.
+
+    Under ``torchrun`` rank 0 refines and predicts while the others wait; training is data-parallel, and
+    each process's loss is rescaled by its share of the kept pixels (:func:`global_share`) so the step
+    equals one process's step on the whole batch.
+    """
+    ctx = ctx or Context(device=device)
+    device = ctx.device
     if target.task.name != "fundus":
         raise UsageError(f"adapt needs a fundus target dataset, {target.name!r} is a {target.task.name} dataset")
-    out.mkdir(parents=True, exist_ok=True)
     refined = out / "refine"
-    if not (refined / "manifest.json").is_file():
-        refine(checkpoint, target, refined, refine_cfg, device, progress)
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if not (refined / "manifest.json").is_file():
+            refine(checkpoint, target, refined, refine_cfg, device, progress)
+    barrier(ctx)
     model, src_cfg = load_source_model(checkpoint, device)
     size = src_cfg.size
     test_ids = target.case_ids("test" if "test" in target.splits else "all")
-    predict(model, target, test_ids, size, out / "source-only", device)
+    if ctx.is_main:
+        predict(model, target, test_ids, size, out / "source-only", device)
     train_ids = target.case_ids("train" if "train" in target.splits else "all")
     images = {c: _to_tensor(target.image(c)) for c in train_ids}
     # labels (0..2) and kept-bits (0..3) travel through the geometric augmentation as one map
@@ -76,34 +99,33 @@ def adapt(
 
     criterion = create_loss(cfg.loss)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "history": []})
+    state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "history": []}, write=ctx.is_main)
+    barrier(ctx)
+    torch.manual_seed(cfg.seed + ctx.rank)  # dropout masks differ between processes
+    net = wrap(model, ctx)
     last = out / "last.pt"
-    epochs = range(state["epoch"] + 1, cfg.epochs + 1)
-    for epoch in progress(epochs, f"adapt {cfg.method}") if progress else epochs:
-        model.train()
-        start = time.perf_counter()
-        generator = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
-        order = [train_ids[i] for i in torch.randperm(len(train_ids), generator=generator)]
-        losses = []
-        for b in range(0, len(order), cfg.batch_size):
-            batch = order[b : b + cfg.batch_size]
-            if len(batch) < 2:
-                continue
-            pairs = [augment(images[c], codes[c], size) for c in batch]
-            x = torch.stack([p[0] for p in pairs]).to(device)
-            code = torch.stack([p[1] for p in pairs])
-            y = targets(code // 4).to(device)
-            kept = code % 4
-            w = torch.stack([kept & 1, (kept >> 1) & 1], dim=1).float().to(device)
-            loss = criterion(model(x), y, w)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            losses.append(float(loss.detach()))
-        state["epoch"] = epoch
-        state["history"].append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"), "seconds": round(time.perf_counter() - start, 3)})
-        save_checkpoint(last, {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "config": config_module.to_dict(cfg), **state, "medsegkit_version": __version__})
-        write_json_atomic(out / "history.json", state["history"])
 
-    predict(model, target, test_ids, size, out / "adapted", device)
+    def batch_loss(batch: list[str]) -> torch.Tensor:
+        pairs = [augment(images[c], codes[c], size, sample_seed(cfg.seed, epoch, c)) for c in batch]
+        x = torch.stack([p[0] for p in pairs]).to(device)
+        code = torch.stack([p[1] for p in pairs])
+        y = targets(code // 4).to(device)
+        kept = code % 4
+        w = torch.stack([kept & 1, (kept >> 1) & 1], dim=1).float().to(device)
+        return criterion(net(x), y, w) * global_share(w.sum(), ctx)
+
+    epochs = range(state["epoch"] + 1, cfg.epochs + 1)
+    for epoch in progress(epochs, f"adapt {cfg.method}") if progress and ctx.is_main else epochs:
+        start = time.perf_counter()
+        loss = train_epoch(net, optimiser, train_ids, batch_loss, ctx, cfg.seed, epoch, cfg.batch_size)
+        state["epoch"] = epoch
+        state["history"].append({"epoch": epoch, "loss": loss, "seconds": round(time.perf_counter() - start, 3)})
+        if ctx.is_main:
+            payload = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "config": config_module.to_dict(cfg), **state}
+            save_checkpoint(last, {**payload, "medsegkit_version": __version__, "world_size": ctx.world_size})
+            write_json_atomic(out / "history.json", state["history"])
+        barrier(ctx)
+
+    if ctx.is_main:
+        predict(model, target, test_ids, size, out / "adapted", device)
     return {"out": str(out), "history": state["history"], "runs": [str(out / "source-only"), str(out / "adapted")]}

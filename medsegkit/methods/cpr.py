@@ -75,6 +75,20 @@ def propagate(prob: torch.Tensor, similarity: torch.Tensor, radius: int, beta: f
     return prob
 
 
+def calibrate(refined: torch.Tensor, peak: torch.Tensor) -> torch.Tensor:
+    """Calibration after refinement: rescale each map so its maximum is the pseudo-label map's maximum again.
+
+    Propagation averages a pixel with its context, which lowers the peaks of small structures (the cup)
+    below any fixed threshold. CPR's reference divides the refined map by its maximum; rescaling to the
+    unrefined peak does the same for a confident source model and keeps a structure the source model
+    did not find (a low peak) from being inflated to probability 1.
+
+    Shape: refined ``(B, S, H, W)``, peak ``(B, S, 1, 1)`` -> ``(B, S, H, W)`` in [0, 1].
+    """
+    top = refined.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
+    return (refined * peak / top).clamp(0, 1)
+
+
 def prototypes(features: torch.Tensor, pseudo: torch.Tensor, reliable: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Foreground and background prototypes per structure: mean feature over reliable pixels of each class.
 

@@ -8,7 +8,9 @@ Reads only the source checkpoint and the target's train images (never their mask
    over the whole target set, and each pixel's agreement with its class prototype;
 3. CPR only: a context-similarity head per structure on the frozen ASPP features, trained with the
    class-balanced pair loss on reliable, agreeing pixels; probabilities are refined by
-   ``S^β``-weighted propagation within radius ``r``, ``steps`` times;
+   ``S^β``-weighted propagation within radius ``r``, ``steps`` times, then calibrated (each map
+   rescaled to the unrefined peak, :func:`~medsegkit.methods.cpr.calibrate`) and thresholded at
+   ``threshold`` again;
 4. denoising masks: CPR keeps pixels with refined probability ≥ γ_high or ≤ γ_low that agree with
    their prototype; DPL keeps reliable pixels that agree with their prototype.
 """
@@ -31,7 +33,7 @@ from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import png_bytes
 from medsegkit.errors import DataError, UsageError
 from medsegkit.evaluation import resize_nearest
-from medsegkit.methods.cpr import SimilarityHead, local_similarity, mc_dropout, pixel_denoise, propagate, prototype_agreement, similarity_loss
+from medsegkit.methods.cpr import SimilarityHead, calibrate, local_similarity, mc_dropout, pixel_denoise, propagate, prototype_agreement, similarity_loss
 from medsegkit.methods.source import _resized, _to_tensor, load_source_model
 from medsegkit.report import overlay
 
@@ -108,8 +110,10 @@ def refine(source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: 
             sums[s_key] = sums[s_key] + torch.einsum("bchw,bshw->sc", f, m.float())
             sums[n_key] = sums[n_key] + m.float().sum(dim=(0, 2, 3)).unsqueeze(1)
     fg, bg = sums["fg"] / sums["nfg"].clamp_min(1), sums["bg"] / sums["nbg"].clamp_min(1)
+    # a structure without reliable pixels of one class has no prototype to disagree with: all agree
+    judged = ((sums["nfg"] > 0) & (sums["nbg"] > 0)).view(1, -1, 1, 1)
     for r in records:
-        r["agree"] = prototype_agreement(r["decoder"], _down(r["pseudo"], small), fg, bg)
+        r["agree"] = prototype_agreement(r["decoder"], _down(r["pseudo"], small), fg, bg) | ~judged
 
     # 3: context-similarity heads (CPR)
     heads = None
@@ -142,9 +146,9 @@ def refine(source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: 
             prob_small = F.adaptive_avg_pool2d(r["mean"], small)
             with torch.no_grad():
                 refined = torch.cat([propagate(prob_small[:, s : s + 1], local_similarity(heads[s](aspp), cfg.radius), cfg.radius, cfg.beta, cfg.steps) for s in range(2)], dim=1)
-            prob = F.interpolate(refined, size=(size, size), mode="bilinear", align_corners=False)
+            prob = calibrate(F.interpolate(refined, size=(size, size), mode="bilinear", align_corners=False), r["mean"].amax(dim=(-2, -1), keepdim=True))
             keep = pixel_denoise(prob, cfg.gamma_low, cfg.gamma_high)
-            label = prob > 0.5
+            label = prob > cfg.threshold
         else:
             prob, keep, label = r["mean"], r["reliable"], r["pseudo"]
         keep = keep & (F.interpolate(r["agree"].float(), size=(size, size), mode="nearest") > 0.5)

@@ -22,9 +22,11 @@ from PIL import Image
 
 from medsegkit import __version__, config as config_module, metrics
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
-from medsegkit.data.augment import augment
+from medsegkit.data.augment import augment, sample_seed
 from medsegkit.data.dataset import Dataset
+from medsegkit.distributed import Context, barrier, wrap
 from medsegkit.errors import DataError, UsageError
+from medsegkit.methods.training import train_epoch
 from medsegkit.models import create_model
 
 Progress = Callable[[Iterable[int], str], Iterator[int]]
@@ -41,9 +43,13 @@ class SourceConfig:
     epochs: int = 50
     batch_size: int = 8
     lr: float = 1e-3
+    aspp_dropout: float = 0.5
+    head_dropout: float = 0.1
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if not (0 <= self.aspp_dropout < 1 and 0 <= self.head_dropout < 1):
+            raise ValueError(f"dropout rates must be in [0, 1), got aspp {self.aspp_dropout} and head {self.head_dropout}")
         if self.size % 16 or self.size < 32:
             raise ValueError(f"--size must be a multiple of 16 and at least 32, got {self.size}")
         if self.epochs < 1 or self.batch_size < 2:
@@ -65,7 +71,7 @@ def _resized(image: np.ndarray, size: int, labels: bool) -> np.ndarray:
 
 
 def build_model(cfg: SourceConfig) -> torch.nn.Module:
-    return create_model(cfg.model, encoder=cfg.encoder, encoder_weights=cfg.encoder_weights, classes=2)
+    return create_model(cfg.model, encoder=cfg.encoder, encoder_weights=cfg.encoder_weights, classes=2, aspp_dropout=cfg.aspp_dropout, head_dropout=cfg.head_dropout)
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -113,10 +119,13 @@ def load_source_model(checkpoint: Path, device: str = "cpu") -> tuple[torch.nn.M
     return model.to(device), cfg
 
 
-def resume_run(out: Path, cfg: Any, model: torch.nn.Module, optimiser: torch.optim.Optimizer, resume: bool, state: dict[str, Any]) -> dict[str, Any]:
+def resume_run(
+    out: Path, cfg: Any, model: torch.nn.Module, optimiser: torch.optim.Optimizer, resume: bool, state: dict[str, Any], write: bool = True
+) -> dict[str, Any]:
     """Continue the run in ``out`` from ``last.pt`` (``state`` keys restored), or refuse a folder that holds one.
 
-    Only ``epochs`` may differ from the saved config. Writes ``config.toml``; returns the state to go on from.
+    Only ``epochs`` may differ from the saved config. Writes ``config.toml`` (when ``write``: rank 0 only);
+    returns the state to go on from.
     """
     last = out / "last.pt"
     if last.exists():
@@ -129,8 +138,9 @@ def resume_run(out: Path, cfg: Any, model: torch.nn.Module, optimiser: torch.opt
         apply_checkpoint(last, payload, model)
         optimiser.load_state_dict(payload["optimiser"])
         state = {k: payload[k] for k in state}
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "config.toml", config_module.to_toml(cfg))
+    if write:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "config.toml", config_module.to_toml(cfg))
     return state
 
 
@@ -148,8 +158,15 @@ def validate(model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, dev
     return {k: float(np.mean(v)) if v else float("nan") for k, v in scores.items()}
 
 
-def train_source(ds: Dataset, out: Path, cfg: SourceConfig, device: str = "cpu", resume: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Train (or resume training) on ``ds``'s train split; returns the training history."""
+def train_source(
+    ds: Dataset, out: Path, cfg: SourceConfig, device: str = "cpu", resume: bool = False, progress: Progress | None = None, ctx: Context | None = None
+) -> dict[str, Any]:
+    """Train (or resume training) on ``ds``'s train split; returns the training history.
+
+    Under ``torchrun`` (``ctx`` from :func:`medsegkit.distributed.init`) every process trains a
+    DistributedDataParallel replica on its share of each epoch; rank 0 alone validates and writes.
+    """
+    ctx = ctx or Context(device=device)
     if ds.task.name != "fundus":
         raise UsageError(f"pretrain-source needs a fundus dataset, {ds.name!r} is a {ds.task.name} dataset")
     train_ids = [c for c in ds.case_ids("train" if "train" in ds.splits else "all") if ds.mask_path(c)]
@@ -157,42 +174,38 @@ def train_source(ds: Dataset, out: Path, cfg: SourceConfig, device: str = "cpu",
     if len(train_ids) < 2:
         raise DataError(f"{ds.root}: pretrain-source needs at least 2 labelled training images, found {len(train_ids)}")
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(device)
+    model = build_model(cfg).to(ctx.device)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "best": -1.0, "history": []})
+    state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "best": -1.0, "history": []}, write=ctx.is_main)
+    barrier(ctx)
+    torch.manual_seed(cfg.seed + ctx.rank)  # dropout masks differ between processes
+    net = wrap(model, ctx)
     last = out / "last.pt"
 
     images = {c: _to_tensor(ds.image(c)) for c in train_ids}
     labels = {c: torch.from_numpy(ds.mask(c).astype(np.int64)) for c in train_ids}
-    epochs = range(state["epoch"] + 1, cfg.epochs + 1)
-    for epoch in progress(epochs, "pretrain-source") if progress else epochs:
-        model.train()
-        start = time.perf_counter()
-        generator = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
-        order = [train_ids[i] for i in torch.randperm(len(train_ids), generator=generator)]
-        losses = []
-        for b in range(0, len(order) - 1, cfg.batch_size):
-            batch = order[b : b + cfg.batch_size]
-            if len(batch) < 2:
-                continue
-            pairs = [augment(images[c], labels[c], cfg.size) for c in batch]
-            x = torch.stack([p[0] for p in pairs]).to(device)
-            y = targets(torch.stack([p[1] for p in pairs])).to(device)
-            loss = F.binary_cross_entropy_with_logits(model(x), y)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            losses.append(float(loss.detach()))
-        val = validate(model, ds, val_ids, cfg.size, device) if val_ids else {"disc": float("nan"), "cup": float("nan")}
-        score = float(np.nanmean([val["disc"], val["cup"]])) if val_ids else -float(np.mean(losses))
-        record = {"epoch": epoch, "loss": float(np.mean(losses)), "val_dice_disc": val["disc"], "val_dice_cup": val["cup"], "seconds": round(time.perf_counter() - start, 3)}
-        state["history"].append(record)
-        state["epoch"] = epoch
-        payload = {"model": model.state_dict(), "config": config_module.to_dict(cfg), "medsegkit_version": __version__, "dataset": ds.name}
-        if score > state["best"]:
-            state["best"] = score
-            save_checkpoint(out / "best.pt", {**payload, "epoch": epoch, "score": score})
-        save_checkpoint(last, {**payload, **state, "optimiser": optimiser.state_dict()})
-        write_json_atomic(out / "history.json", state["history"])
-    return {"history": state["history"], "best": state["best"], "out": str(out)}
 
+    def batch_loss(batch: list[str]) -> torch.Tensor:
+        pairs = [augment(images[c], labels[c], cfg.size, sample_seed(cfg.seed, epoch, c)) for c in batch]
+        x = torch.stack([p[0] for p in pairs]).to(ctx.device)
+        y = targets(torch.stack([p[1] for p in pairs])).to(ctx.device)
+        return F.binary_cross_entropy_with_logits(net(x), y)
+
+    epochs = range(state["epoch"] + 1, cfg.epochs + 1)
+    for epoch in progress(epochs, "pretrain-source") if progress and ctx.is_main else epochs:
+        start = time.perf_counter()
+        loss = train_epoch(net, optimiser, train_ids, batch_loss, ctx, cfg.seed, epoch, cfg.batch_size)
+        state["epoch"] = epoch
+        if ctx.is_main:
+            val = validate(model, ds, val_ids, cfg.size, ctx.device) if val_ids else {"disc": float("nan"), "cup": float("nan")}
+            score = float(np.nanmean([val["disc"], val["cup"]])) if val_ids else -loss
+            record = {"epoch": epoch, "loss": loss, "val_dice_disc": val["disc"], "val_dice_cup": val["cup"], "seconds": round(time.perf_counter() - start, 3)}
+            state["history"].append(record)
+            payload = {"model": model.state_dict(), "config": config_module.to_dict(cfg), "medsegkit_version": __version__, "dataset": ds.name, "world_size": ctx.world_size}
+            if score > state["best"]:
+                state["best"] = score
+                save_checkpoint(out / "best.pt", {**payload, "epoch": epoch, "score": score})
+            save_checkpoint(last, {**payload, **state, "optimiser": optimiser.state_dict()})
+            write_json_atomic(out / "history.json", state["history"])
+        barrier(ctx)
+    return {"history": state["history"], "best": state["best"], "out": str(out)}

@@ -10,6 +10,7 @@ import torch
 
 from medsegkit.cli import app
 from medsegkit.losses.masked import MaskedBCELoss, focal_bce
+from medsegkit.methods.adapt import AdaptConfig
 
 FAST = ["--epochs", "1", "--batch-size", "2", "--passes", "2", "--set", "head_iters=2", "--set", "radius=1", "--set", "steps=1"]
 
@@ -31,6 +32,12 @@ def test_masked_bce_ignores_dropped_pixels_and_focal_downweights_easy_ones():
     assert focal_bce()(easy, ones, ones) < 0.01 * masked_bce(easy, ones, ones)
     with pytest.raises(ValueError, match="gamma must be >= 0"):
         MaskedBCELoss(gamma=-1)
+
+
+def test_default_loss_follows_the_reference_of_each_method():
+    assert AdaptConfig(method="cpr").loss == "focal-bce" and AdaptConfig(method="cpr-cbam").loss == "focal-bce"
+    assert AdaptConfig(method="dpl").loss == "masked-bce"
+    assert AdaptConfig(method="cpr", loss="soft-dice").loss == "soft-dice"
 
 
 @pytest.mark.parametrize("method", ["dpl", "cpr"])

@@ -8,6 +8,7 @@ from torch import nn
 
 from medsegkit.methods.cpr import (
     SimilarityHead,
+    calibrate,
     local_similarity,
     mc_dropout,
     offsets,
@@ -56,6 +57,20 @@ def test_refinement_by_a_perfect_similarity_removes_noise():
     refined = propagate(noisy, local_similarity(features, 2), radius=2, beta=2.0, steps=4)
     assert ((noisy > 0.5) != truth).sum() > 40
     assert ((refined > 0.5) != truth).sum() == 0
+
+
+def test_calibration_restores_a_smoothed_small_structure_but_does_not_invent_one():
+    prob = torch.zeros(1, 2, 16, 16)
+    prob[0, 0, 7:9, 7:9] = 0.95  # a small confident cup
+    prob[0, 1, 4, 4] = 0.1  # no disc: a faint blip
+    similarity = local_similarity(torch.zeros(1, 1, 16, 16), 2)  # uniform context: pure smoothing
+    smoothed = propagate(prob, similarity, radius=2, beta=2.0, steps=4)
+    assert smoothed[0, 0].max() < 0.75  # the cup falls below the pseudo-label threshold ...
+    calibrated = calibrate(smoothed, prob.amax(dim=(-2, -1), keepdim=True))
+    torch.testing.assert_close(calibrated.amax(dim=(-2, -1)), torch.tensor([[0.95, 0.1]]))
+    assert (calibrated[0, 0] > 0.75).sum() >= 1  # ... and calibration brings it back at its centre
+    assert (calibrated[0, 1] > 0.75).sum() == 0  # the absent disc stays absent
+    assert calibrated.min() >= 0 and calibrated.max() <= 1
 
 
 def test_prototypes_and_agreement():

@@ -1,0 +1,172 @@
+"""Data-parallel training and sharded clustering when started by ``torchrun``.
+
+``torchrun --standalone --nproc_per_node=N -m medsegkit adapt ...`` sets ``RANK``, ``LOCAL_RANK`` and
+``WORLD_SIZE``; :func:`init` then joins the process group (``nccl`` on CUDA, ``gloo`` on CPU) and every
+process trains one DistributedDataParallel replica on its share of each epoch
+(:func:`epoch_indices`, a ``DistributedSampler``). BatchNorm layers become synchronised: torch's
+``SyncBatchNorm`` on CUDA and, because that one refuses CPU tensors, :class:`GlooSyncBatchNorm` on
+CPU. Only rank 0 writes checkpoints, logs and predictions. Without ``torchrun`` every function here
+is a no-op for a single process, so the same code path serves both.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+import torch.distributed.nn.functional as dist_fn
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+
+from medsegkit.errors import UsageError
+
+TIMEOUT_ENV = "MEDSEGKIT_DIST_TIMEOUT_MIN"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where this process stands: its rank among ``world_size`` processes and its torch device."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: str = "cpu"
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def launched() -> bool:
+    """True in a process started by ``torchrun`` with more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init(device: str = "cpu") -> Context:
+    """Join the ``torchrun`` process group if there is one; returns this process's context.
+
+    On CUDA each process takes ``cuda:LOCAL_RANK`` and ``nccl``; on CPU ``gloo``. Collective calls wait at
+    most ``$MEDSEGKIT_DIST_TIMEOUT_MIN`` minutes (120) for the slowest rank.
+    """
+    if not launched():
+        return Context(device=device)
+    try:
+        rank, world, local = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", "0"))
+        minutes = float(os.environ.get(TIMEOUT_ENV, "120"))
+    except (KeyError, ValueError) as exc:
+        raise UsageError(f"torchrun environment is incomplete or not numeric (RANK, WORLD_SIZE, LOCAL_RANK, {TIMEOUT_ENV}): {exc}") from None
+    cuda = device.startswith("cuda")
+    if cuda:
+        device = f"cuda:{local}"
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(minutes=minutes))
+    return Context(rank=rank, world_size=world, local_rank=local, device=device)
+
+
+def shutdown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(ctx: Context) -> None:
+    """Wait for every process (no-op for one)."""
+    if ctx.distributed:
+        dist.barrier()
+
+
+def epoch_indices(n: int, ctx: Context, seed: int, epoch: int) -> list[int]:
+    """This process's share of a shuffled epoch over ``n`` items.
+
+    The permutation depends only on ``seed`` and ``epoch``; process r takes positions r, r + W, ...
+    (padded so every process gets the same count). Step s of W processes with batch b therefore sees
+    the same items as step s of one process with batch W·b.
+    """
+    sampler = DistributedSampler(range(n), num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    return list(sampler)
+
+
+class GlooSyncBatchNorm(nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics cover the whole batch across processes, on any device.
+
+    Per-channel sums and counts, then centred squared sums, are all-reduced with the differentiable
+    ``torch.distributed.nn.functional.all_reduce`` (so gradients flow through the global mean and
+    variance, as in one process holding the whole batch). In eval mode, or without a process group,
+    it is plain BatchNorm2d.
+
+    Shape: ``(B, C, H, W)`` -> same.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        c = x.shape[1]
+        # two passes (global mean, then centred squares) keep the variance exact in float32
+        sums = dist_fn.all_reduce(torch.cat([x.sum((0, 2, 3)), x.new_full((1,), x.numel() // c)]))
+        n = sums[-1]
+        mean = sums[:c] / n
+        centred = x - mean[None, :, None, None]
+        var = dist_fn.all_reduce(centred.square().sum((0, 2, 3))) / n
+        if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.lerp_(mean.detach(), momentum)
+                self.running_var.lerp_(var.detach() * n / (n - 1).clamp_min(1), momentum)
+        y = centred * torch.rsqrt(var + self.eps)[None, :, None, None]
+        return y * self.weight[None, :, None, None] + self.bias[None, :, None, None] if self.affine else y
+
+    @classmethod
+    def convert(cls, module: nn.Module) -> nn.Module:
+        """``module`` with every ``BatchNorm2d`` replaced by this class, sharing its parameter and buffer
+        objects (an optimiser built before the conversion still updates them)."""
+        if isinstance(module, nn.BatchNorm2d) and not isinstance(module, cls):
+            sync = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
+            sync.weight, sync.bias = module.weight, module.bias
+            sync.running_mean, sync.running_var, sync.num_batches_tracked = module.running_mean, module.running_var, module.num_batches_tracked
+            sync.train(module.training)
+            return sync
+        for name, child in module.named_children():
+            module.add_module(name, cls.convert(child))
+        return module
+
+
+def wrap(model: nn.Module, ctx: Context) -> nn.Module:
+    """``model`` with synchronised BatchNorm inside DistributedDataParallel (unchanged for one process)."""
+    if not ctx.distributed:
+        return model
+    if ctx.device.startswith("cuda"):
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return DistributedDataParallel(model, device_ids=[ctx.local_rank])
+    return DistributedDataParallel(GlooSyncBatchNorm.convert(model))
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain model inside a DistributedDataParallel wrapper; its state dict loads without DDP."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def global_share(value: torch.Tensor, ctx: Context) -> float:
+    """``W · value / Σ_ranks value``: rescales a rank's loss normalised by a local count to the global count.
+
+    DDP averages gradients over the W processes, so a per-rank loss ``S_r / n_r`` multiplied by this
+    factor becomes ``W · S_r / Σ n`` and the averaged gradient is that of ``Σ S / Σ n``, the loss one
+    process would compute on the whole batch. 1.0 for one process.
+    """
+    if not ctx.distributed:
+        return 1.0
+    local = value.detach().double().reshape(1).cpu()
+    if ctx.device.startswith("cuda"):
+        local = local.to(ctx.device)
+    total = local.clone()
+    dist.all_reduce(total)
+    return float(ctx.world_size * local / total.clamp_min(1e-12))
