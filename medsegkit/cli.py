@@ -95,7 +95,7 @@ def prepare(
     size: Annotated[int | None, typer.Option(help="synthetic-*: image side in pixels (default 256).", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(help="synthetic-*: random seed; case i depends only on (seed, i, style) (default 0).", show_default=False)] = None,
     style: Annotated[str | None, typer.Option(help="synthetic-fundus: acquisition style 'a' or 'b' (a domain shift between them).", show_default=False)] = None,
-    test_fraction: Annotated[float | None, typer.Option(help="synthetic-*: share of cases in the test split (default 0.25).", show_default=False)] = None,
+    test_fraction: Annotated[float | None, typer.Option(help="synthetic-*: share of cases in the test split (default 0.25); layouts without splits (origa, ph2, folder): hold out this share as a test split, chosen by case id.", show_default=False)] = None,
     opt: Annotated[list[str] | None, typer.Option("--opt", help="Option for a plugin reader, as key=value; repeatable.", show_default=False)] = None,
 ) -> None:
     """Turn a public dataset's raw layout into the canonical layout (images/, masks/, dataset.json).

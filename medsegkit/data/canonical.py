@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import zlib
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,22 @@ def _replace_dir(tmp: Path, out: Path) -> None:
         shutil.rmtree(old)
 
 
+HOLDOUT_NOTE = "train/test split made by medsegkit (--test-fraction {fraction}, by CRC-32 of the case id), not an official split"
+
+
+def holdout_split(cases: list[CaseSource], fraction: float, reader: str) -> list[CaseSource]:
+    """Split a layout without splits: the ``round(fraction · n)`` cases with the smallest CRC-32 of their
+    id are ``test``, the rest ``train``. Depends on the ids alone, so a rerun, or the same cases listed in
+    another order, gives the same split."""
+    if not 0 < fraction < 1:
+        raise UsageError(f"--test-fraction must be between 0 and 1, got {fraction}")
+    if any(c.split for c in cases):
+        raise UsageError(f"--test-fraction: the {reader} layout already defines its splits ({sorted({c.split for c in cases if c.split})})")
+    ranked = sorted(cases, key=lambda c: (zlib.crc32(c.case_id.encode()), c.case_id))
+    test = {c.case_id for c in ranked[: round(fraction * len(cases))]}
+    return [replace(c, split="test" if c.case_id in test else "train") for c in cases]
+
+
 def write_dataset(
     reader: DatasetReader,
     src: Path | None,
@@ -69,16 +87,20 @@ def write_dataset(
     progress: Progress | None = None,
     command: str | None = None,
     reader_name: str | None = None,
+    holdout: float | None = None,
 ) -> dict[str, Any]:
     """Read every case with ``reader`` and write the canonical dataset to ``out``.
 
-    Returns the ``dataset.json`` content. Raises :class:`DataError` naming the first bad file;
-    then ``out`` is left exactly as it was.
+    ``holdout`` (a fraction) gives a layout without splits a deterministic train/test split
+    (:func:`holdout_split`). Returns the ``dataset.json`` content. Raises :class:`DataError` naming the
+    first bad file; then ``out`` is left exactly as it was.
     """
     out = Path(out)
     _check_out(out)
     cases = reader.scan(src)
     _check_duplicates(cases)
+    if holdout is not None:
+        cases = holdout_split(cases, holdout, reader_name or reader.default_name)
     task = reader.task
     allowed = task.values
 
@@ -141,7 +163,7 @@ def write_dataset(
                 "options": reader.options_dict(),
             },
             "provenance": {"medsegkit_version": __version__, "command": command},
-            "notes": reader.notes(),
+            "notes": reader.notes() + ([HOLDOUT_NOTE.format(fraction=holdout)] if holdout is not None else []),
             "statistics": {
                 "cases": len(records),
                 "with_mask": sum("mask" in r for r in records.values()),

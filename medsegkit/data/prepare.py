@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ def make_reader(kind: str, options: Mapping[str, Any]) -> DatasetReader:
     if not (isinstance(factory, type) and issubclass(factory, DatasetReader)):
         raise MedsegkitError(f"dataset reader {kind!r} ({factory!r}) is not a medsegkit DatasetReader subclass")
     return factory.from_options(options)
+
+
+def _takes(kind: str, option: str) -> bool:
+    factory = registry.load("datasets", kind)
+    return any(f.name == option for f in fields(getattr(factory, "Options", object))) if is_dataclass(getattr(factory, "Options", None)) else False
 
 
 def parse_extra_options(pairs: list[str], flag: str = "--opt") -> dict[str, str]:
@@ -42,11 +48,15 @@ def prepare(
     command: str | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Convert ``src`` (a raw layout read by ``kind``) into a canonical dataset; returns (folder, manifest)."""
+    options = dict(options)
+    holdout = None
+    if "test_fraction" in options and not _takes(kind, "test_fraction"):
+        holdout = float(options.pop("test_fraction"))  # a layout without splits: medsegkit holds out a test split
     reader = make_reader(kind, options)
     if reader.needs_source and src is None:
         raise UsageError(f"reader {kind!r} needs a source folder: {reader.layout}")
     if not reader.needs_source and src is not None:
         raise UsageError(f"reader {kind!r} generates its data and takes no source folder, got {src}")
     target = out if out is not None else data_root / (name or reader.suggested_name(src))
-    manifest = write_dataset(reader, src, target, name=name, progress=progress, command=command, reader_name=kind)
+    manifest = write_dataset(reader, src, target, name=name, progress=progress, command=command, reader_name=kind, holdout=holdout)
     return target, manifest

@@ -251,3 +251,20 @@ def test_manifest_records_source_and_options(tmp_path):
     assert saved["source"]["options"] == {"crop_size": 40, "resize": None, "min_experts": 2}
     assert saved["labels"] == {"background": 0, "rim": 1, "cup": 2}
     assert saved["structures"] == {"disc": [1, 2], "cup": [2]}
+
+
+def test_test_fraction_holds_out_a_split_for_layouts_without_one(tmp_path):
+    src = tmp_path / "mine"
+    for i in range(10):
+        save(src / "images" / f"c{i}.png", rgb(12, i))
+    _, manifest = prepare("folder", src, tmp_path / "split", tmp_path, {"test_fraction": 0.3})
+    splits = manifest["splits"]
+    assert len(splits["test"]) == 3 and len(splits["train"]) == 7 and set(splits["test"]) | set(splits["train"]) == set(splits["all"])
+    assert any("not an official split" in note for note in manifest["notes"])
+    (src / "images" / "c9.png").unlink()  # the split depends on the case ids alone
+    _, fewer = prepare("folder", src, tmp_path / "again", tmp_path, {"test_fraction": 0.3})
+    assert set(splits["test"]) - {"c9"} <= set(fewer["splits"]["test"])
+    with pytest.raises(UsageError, match="between 0 and 1"):
+        prepare("folder", src, tmp_path / "bad", tmp_path, {"test_fraction": 1.5})
+    with pytest.raises(UsageError, match="already defines its splits"):
+        prepare("dofe-fundus", dofe_layout(tmp_path / "dofe"), tmp_path / "d", tmp_path, {"test_fraction": 0.3, "domain": 1})
