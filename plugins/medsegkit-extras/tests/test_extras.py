@@ -64,7 +64,7 @@ def write(path, array):
     Image.fromarray(array).save(path)
 
 
-def test_isic2018_reader(tmp_path):
+def test_isic2018_reader(tmp_path, monkeypatch):
     runner = CliRunner()
     src = tmp_path / "isic"
     mask = np.zeros((20, 30), np.uint8)
@@ -80,6 +80,10 @@ def test_isic2018_reader(tmp_path):
     write(src / "ISIC2018_Task1_Training_GroundTruth" / "ISIC_0000008_segmentation.png", np.full((20, 30), 7, np.uint8))
     bad = runner.invoke(app, ["prepare", "isic2018", str(src), "--out", str(tmp_path / "out")])
     assert bad.exit_code == 1 and "ISIC_0000008_segmentation.png: mask value(s) 7" in bad.stderr
+    monkeypatch.setenv("MEDSEGKIT_DISABLE_PLUGINS", "1")
+    registry.refresh()
+    missing = runner.invoke(app, ["prepare", "isic2018", str(src), "--out", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "unknown dataset 'isic2018'; known: " in missing.stderr
     with pytest.raises(DataError, match="no cases found"):
         from medsegkit_extras.isic import ISIC2018Reader
 
