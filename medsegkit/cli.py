@@ -259,6 +259,7 @@ def adapt(
     epochs: Annotated[int | None, typer.Option(help="Adaptation epochs (10).", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(help="Images per step, at least 2 (8).", show_default=False)] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (3e-4).", show_default=False)] = None,
+    threshold: Annotated[float | None, typer.Option(help="Probability threshold of the test-split predictions, source-only and adapted alike (0.75, as DPL's and CPR's evaluation).", show_default=False)] = None,
     passes: Annotated[int | None, typer.Option(help="MC-dropout passes for refine (10).", show_default=False)] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="A refine option as key=value (see docs/adaptation.md); repeatable.", show_default=False)] = None,
     size: Annotated[int | None, typer.Option(help="Working size when a source checkpoint has to be trained first (512).", show_default=False)] = None,
@@ -282,7 +283,7 @@ def adapt(
     ds = Dataset.open(resolve_dataset(target, root))
     if loss is not None:
         registry.resolve("losses", loss)
-    cfg = config_module.load(AdaptConfig, None, {"method": method, "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}, "adapt")
+    cfg = config_module.load(AdaptConfig, None, {"method": method, "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr, "threshold": threshold, "seed": seed}, "adapt")
     refine_cfg = config_module.load(RefineConfig, None, {"method": method, "passes": passes, "seed": seed} | parse_extra_options(set_ or [], flag="--set"), "refine")
 
     ctx = distributed.init(device)

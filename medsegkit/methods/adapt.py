@@ -39,9 +39,12 @@ class AdaptConfig:
     epochs: int = 10
     batch_size: int = 8
     lr: float = 3e-4
+    threshold: float = 0.75  # on the test split, for source-only and adapted alike, as DPL's and CPR's evaluation code
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 < self.threshold < 1:
+            raise ValueError(f"--threshold must be between 0 and 1, got {self.threshold}")
         if self.loss is None:
             object.__setattr__(self, "loss", "masked-bce" if self.method == "dpl" else "focal-bce")
         if self.epochs < 1 or self.batch_size < 2:
@@ -49,14 +52,15 @@ class AdaptConfig:
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, out: Path, device: str) -> None:
-    """Canonical label maps (0/1/2) at each image's size in ``out/masks``."""
+def predict(model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, out: Path, device: str, threshold: float = 0.5) -> None:
+    """Canonical label maps (0/1/2) at each image's size in ``out/masks``: cup where p_cup > threshold,
+    else rim where p_disc > threshold."""
     model.eval()
     (out / "masks").mkdir(parents=True, exist_ok=True)
     for case_id in ids:
         image = ds.image(case_id)
         prob = torch.sigmoid(model(_to_tensor(_resized(image, size, labels=False)).unsqueeze(0).to(device)))[0].cpu().numpy()
-        labels = np.where(prob[0] > 0.5, 2, np.where(prob[1] > 0.5, 1, 0)).astype(np.uint8)
+        labels = np.where(prob[0] > threshold, 2, np.where(prob[1] > threshold, 1, 0)).astype(np.uint8)
         write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(resize_nearest(labels, image.shape[:2])))
 
 
@@ -91,7 +95,7 @@ def adapt(
     size = src_cfg.size
     test_ids = target.case_ids("test" if "test" in target.splits else "all")
     if ctx.is_main:
-        predict(model, target, test_ids, size, out / "source-only", device)
+        predict(model, target, test_ids, size, out / "source-only", device, cfg.threshold)
     train_ids = target.case_ids("train" if "train" in target.splits else "all")
     images = {c: _to_tensor(target.image(c)) for c in train_ids}
     # labels (0..2) and kept-bits (0..3) travel through the geometric augmentation as one map
@@ -127,5 +131,5 @@ def adapt(
         barrier(ctx)
 
     if ctx.is_main:
-        predict(model, target, test_ids, size, out / "adapted", device)
+        predict(model, target, test_ids, size, out / "adapted", device, cfg.threshold)
     return {"out": str(out), "history": state["history"], "runs": [str(out / "source-only"), str(out / "adapted")]}

@@ -40,6 +40,9 @@ def test_default_loss_follows_the_reference_of_each_method():
     assert AdaptConfig(method="cpr").loss == "focal-bce" and AdaptConfig(method="cpr-cbam").loss == "focal-bce"
     assert AdaptConfig(method="dpl").loss == "masked-bce"
     assert AdaptConfig(method="cpr", loss="soft-dice").loss == "soft-dice"
+    assert AdaptConfig().threshold == 0.75
+    with pytest.raises(ValueError, match="--threshold must be between 0 and 1, got 1.5"):
+        AdaptConfig(threshold=1.5)
 
 
 @pytest.mark.parametrize("method", ["dpl", "cpr"])
