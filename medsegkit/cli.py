@@ -16,7 +16,7 @@ import typer
 from rich.progress import track
 
 from medsegkit import __version__, registry, report
-from medsegkit.errors import MedsegkitError, UsageError
+from medsegkit.errors import MedsegkitError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -149,7 +149,7 @@ def cluster(
 
     overrides = {"max_iter": max_iter, "lr": lr, "attention": attention, "num_clusters": num_clusters}
     overrides = {k: v for k, v in overrides.items() if v is not None} | parse_extra_options(set_ or [], flag="--set")
-    check_device(device)
+    distributed.check_device(device)
     target = Path(dataset)
     if not target.is_dir():
         target = resolve_dataset(dataset, resolve_root(data_root))
@@ -194,7 +194,7 @@ def pretrain_source(
     from medsegkit.data.dataset import Dataset, data_root as resolve_root, resolve_dataset
     from medsegkit.methods.source import SourceConfig, train_source
 
-    check_device(device)
+    distributed.check_device(device)
     overrides = {
         "epochs": epochs, "size": size, "encoder": encoder, "encoder_weights": encoder_weights, "batch_size": batch_size, "lr": lr, "seed": seed,
         "aspp_dropout": aspp_dropout, "head_dropout": head_dropout,
@@ -230,12 +230,12 @@ def refine(
     data_root: DataRoot = None,
 ) -> None:
     """Make denoised pseudo-labels for the target's train images: pseudo/, weights/, prob/, overlays/ and a manifest."""
-    from medsegkit import config as config_module
+    from medsegkit import config as config_module, distributed
     from medsegkit.data.dataset import Dataset, data_root as resolve_root, resolve_dataset
     from medsegkit.data.prepare import parse_extra_options
     from medsegkit.methods.refine import RefineConfig, refine as run_refine
 
-    check_device(device)
+    distributed.check_device(device)
     overrides = {"method": method, "passes": passes, "seed": seed} | parse_extra_options(set_ or [], flag="--set")
     cfg = config_module.load(RefineConfig, config, overrides, "refine")
     ds = Dataset.open(resolve_dataset(target, resolve_root(data_root)))
@@ -278,7 +278,7 @@ def adapt(
     from medsegkit.methods.refine import RefineConfig
     from medsegkit.methods.source import SourceConfig, train_source
 
-    check_device(device)
+    distributed.check_device(device)
     root = resolve_root(data_root)
     ds = Dataset.open(resolve_dataset(target, root))
     if loss is not None:
@@ -308,16 +308,6 @@ def adapt(
     summary = ev.summarise(frame)
     report.write_evaluation(destination / "evaluation", frame, ev.summary_document(results, summary, ds, settings))
     report.out.print(report.evaluation_table(summary, f"{source_name} -> {ds.name} ({cfg.method}), split {settings.split}"))
-
-
-def check_device(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {device}: CUDA is not available on this machine")
-    elif device != "cpu":
-        raise UsageError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
 
 
 @app.command()

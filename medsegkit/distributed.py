@@ -45,6 +45,15 @@ class Context:
         return self.world_size > 1
 
 
+def check_device(device: str) -> None:
+    """Accept ``cpu``, ``cuda`` or ``cuda:N`` when this machine has CUDA; anything else is a usage error."""
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: CUDA is not available on this machine")
+    elif device != "cpu":
+        raise UsageError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+
+
 def launched() -> bool:
     """True in a process started by ``torchrun`` with more than one process."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
