@@ -56,7 +56,10 @@ def check_device(device: str) -> None:
 
 def launched() -> bool:
     """True in a process started by ``torchrun`` with more than one process."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        raise UsageError(f"WORLD_SIZE must be a whole number, got {os.environ['WORLD_SIZE']!r}") from None
 
 
 def init(device: str = "cpu") -> Context:
@@ -77,7 +80,11 @@ def init(device: str = "cpu") -> Context:
         device = f"cuda:{local}"
         torch.cuda.set_device(local)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(minutes=minutes))
+        try:
+            dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(minutes=minutes))
+        except (ValueError, RuntimeError) as exc:
+            reason = str(exc).splitlines()[0][:200]
+            raise UsageError(f"cannot join the torchrun process group (start with `torchrun ... -m medsegkit`, or use --shard): {reason}") from None
     return Context(rank=rank, world_size=world, local_rank=local, device=device)
 
 

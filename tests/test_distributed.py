@@ -169,3 +169,19 @@ def test_pretrain_source_under_torchrun_writes_one_run_and_resumes(fundus):
     assert last["world_size"] == 2 and [h["epoch"] for h in last["history"]] == [1, 2]
     assert json.loads((fundus / "src2" / "history.json").read_text()) == last["history"]
     assert (fundus / "src2" / "best.pt").is_file() and (fundus / "src2" / "config.toml").is_file()
+
+
+def test_a_broken_torchrun_environment_is_one_clear_line(runner, tmp_path, monkeypatch):
+    from medsegkit.cli import app
+
+    data, _ = prepare("synthetic-dermoscopy", None, tmp_path / "derm", tmp_path, {"count": 1, "size": 32})
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    monkeypatch.delenv("MASTER_PORT", raising=False)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    result = runner.invoke(app, ["cluster", str(data), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "cannot join the torchrun process group" in result.stderr and "MASTER_ADDR" in result.stderr
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    result = runner.invoke(app, ["cluster", str(data), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "WORLD_SIZE must be a whole number, got 'two'" in result.stderr
