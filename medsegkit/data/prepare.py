@@ -22,8 +22,9 @@ def make_reader(kind: str, options: Mapping[str, Any]) -> DatasetReader:
 
 
 def _takes(kind: str, option: str) -> bool:
-    factory = registry.load("datasets", kind)
-    return any(f.name == option for f in fields(getattr(factory, "Options", object))) if is_dataclass(getattr(factory, "Options", None)) else False
+    """Whether reader ``kind`` has an option called ``option``."""
+    options = getattr(registry.load("datasets", kind), "Options", None)
+    return is_dataclass(options) and option in {f.name for f in fields(options)}
 
 
 def parse_extra_options(pairs: list[str], flag: str = "--opt") -> dict[str, str]:

@@ -109,7 +109,7 @@ def adapt(
     net = wrap(model, ctx)
     last = out / "last.pt"
 
-    def batch_loss(batch: list[str]) -> torch.Tensor:
+    def batch_loss(batch: list[str], epoch: int) -> torch.Tensor:
         pairs = [augment(images[c], codes[c], size, sample_seed(cfg.seed, epoch, c)) for c in batch]
         x = torch.stack([p[0] for p in pairs]).to(device)
         code = torch.stack([p[1] for p in pairs])

@@ -185,7 +185,7 @@ def train_source(
     images = {c: _to_tensor(ds.image(c)) for c in train_ids}
     labels = {c: torch.from_numpy(ds.mask(c).astype(np.int64)) for c in train_ids}
 
-    def batch_loss(batch: list[str]) -> torch.Tensor:
+    def batch_loss(batch: list[str], epoch: int) -> torch.Tensor:
         pairs = [augment(images[c], labels[c], cfg.size, sample_seed(cfg.seed, epoch, c)) for c in batch]
         x = torch.stack([p[0] for p in pairs]).to(ctx.device)
         y = targets(torch.stack([p[1] for p in pairs])).to(ctx.device)

@@ -14,7 +14,7 @@ def train_epoch(
     model: torch.nn.Module,
     optimiser: torch.optim.Optimizer,
     ids: list[str],
-    batch_loss: Callable[[list[str]], torch.Tensor],
+    batch_loss: Callable[[list[str], int], torch.Tensor],
     ctx: Context,
     seed: int,
     epoch: int,
@@ -22,7 +22,7 @@ def train_epoch(
 ) -> float:
     """Step through this process's share of a shuffled epoch; returns the mean loss over all processes.
 
-    ``batch_loss(case_ids)`` returns the scalar loss of one batch. ``batch_size`` is per process (the global
+    ``batch_loss(case_ids, epoch)`` returns the scalar loss of one batch. ``batch_size`` is per process (the global
     batch is ``world_size · batch_size``); a last batch of one image is skipped (BatchNorm needs two), on
     every process alike because each gets the same number of items.
     """
@@ -33,7 +33,7 @@ def train_epoch(
         batch = mine[start : start + batch_size]
         if len(batch) < 2:
             continue
-        loss = batch_loss(batch)
+        loss = batch_loss(batch, epoch)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
