@@ -134,7 +134,7 @@ def run_cluster(
         write_text_atomic(out / "config.toml", config_module.to_toml(method.config))
     for sub in ("clusters", "masks", "overlays", "cases"):
         (out / sub).mkdir(exist_ok=True)
-    method.device = device
+    method.device = ctx.device
 
     todo = [(c, p) for c, p in shard.select(items) if not (out / "cases" / f"{c}.json").is_file()]
     for case_id, path in progress(todo) if progress else todo:

@@ -101,13 +101,6 @@ def apply_checkpoint(path: Path, payload: dict[str, Any], model: torch.nn.Module
         raise DataError(f"{path}: checkpoint does not match the model {type(model).__name__} ({reason})") from None
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module) -> dict[str, Any]:
-    """Load ``path`` into ``model``; a checkpoint of another architecture is a one-line error."""
-    payload = read_checkpoint(path)
-    apply_checkpoint(path, payload, model)
-    return payload
-
-
 def load_source_model(checkpoint: Path, device: str = "cpu") -> tuple[torch.nn.Module, SourceConfig]:
     """The model saved by ``pretrain-source`` in ``checkpoint``, with its config (weights from the file only)."""
     payload = read_checkpoint(checkpoint)

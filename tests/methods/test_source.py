@@ -12,7 +12,7 @@ from medsegkit.cli import app
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.prepare import prepare
 from medsegkit.errors import DataError, UsageError
-from medsegkit.methods.source import SourceConfig, build_model, load_checkpoint, targets, train_source
+from medsegkit.methods.source import SourceConfig, apply_checkpoint, build_model, read_checkpoint, targets, train_source
 
 ARGS = ["--size", "32", "--batch-size", "2"]
 
@@ -57,7 +57,7 @@ def test_resume_continues_from_the_saved_epoch(runner, fundus, tmp_path):
 def test_checkpoint_of_another_model_is_a_clear_error(fundus, tmp_path):
     torch.save({"model": {"weight": torch.zeros(3)}}, tmp_path / "odd.pt")
     with pytest.raises(DataError, match="odd.pt: checkpoint does not match the model DeepLabV3Plus"):
-        load_checkpoint(tmp_path / "odd.pt", build_model(SourceConfig(size=32)))
+        apply_checkpoint(tmp_path / "odd.pt", read_checkpoint(tmp_path / "odd.pt"), build_model(SourceConfig(size=32)))
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "last.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(DataError, match="last.pt: not a readable checkpoint"):
