@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from medsegkit.losses.s3 import AffineConsistencyLoss, BoundaryLoss, SelfLabelLoss, SpatialConsistencyLoss
+from medsegkit.losses.s3 import AffineConsistencyLoss, BoundaryLoss, SelfLabelLoss, SpatialConsistencyLoss, self_labels
 from medsegkit.layers.stn import warp
 from medsegkit.methods.base import ClusterMethod, ClusterResult
 from medsegkit.models import create_model
@@ -141,7 +141,8 @@ class S3Method(ClusterMethod):
                 out = model(torch.cat([x, x_t]).contiguous(memory_format=memory))
                 logits, logits_t, aux = out.logits[:1], out.logits[1:], out.aux[:1]
             p, p_t = logits.softmax(dim=1), logits_t.softmax(dim=1)
-            loss = cfg.lambda_ce * ce(logits) + cfg.lambda_affine * affine(p, p_t, theta) + cfg.lambda_spatial * spatial(logits if cfg.spatial_on == "logits" else p, x)
+            labels = self_labels(logits)
+            loss = cfg.lambda_ce * ce(logits, labels) + cfg.lambda_affine * affine(p, p_t, theta) + cfg.lambda_spatial * spatial(logits if cfg.spatial_on == "logits" else p, x)
             if boundary is not None:
                 loss = loss + cfg.lambda_boundary * boundary(p)
             if cfg.lambda_aux:
@@ -150,13 +151,12 @@ class S3Method(ClusterMethod):
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            labels = logits.detach().argmax(dim=1)[0]
             n_labels = int(torch.count_nonzero(torch.bincount(labels.flatten())))
             history.append(n_labels)
             if iteration >= cfg.min_iter and n_labels <= cfg.min_labels:
                 break
         assert labels is not None
-        clusters = _relabel(labels.cpu().numpy())
+        clusters = _relabel(labels[0].cpu().numpy())
         return ClusterResult(clusters, iterations=len(history), seconds=time.perf_counter() - start, label_history=history)
 
 
