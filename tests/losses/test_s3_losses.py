@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from medsegkit.layers.stn import warp
-from medsegkit.losses.s3 import AffineConsistencyLoss, BoundaryLoss, SelfLabelLoss, SpatialConsistencyLoss
+from medsegkit.losses.s3 import AffineConsistencyLoss, BoundaryLoss, SelfLabelLoss, SpatialConsistencyLoss, self_labels
 
 
 def rotation(degrees: float) -> torch.Tensor:
@@ -19,6 +19,8 @@ def test_self_label_is_cross_entropy_against_argmax():
     logits = torch.randn(2, 4, 5, 5, requires_grad=True)
     expected = F.cross_entropy(logits, logits.argmax(1))
     torch.testing.assert_close(SelfLabelLoss()(logits), expected)
+    torch.testing.assert_close(SelfLabelLoss()(logits, self_labels(logits)), expected)
+    torch.testing.assert_close(self_labels(logits), logits.argmax(dim=1))
     confident = torch.zeros(1, 3, 4, 4)
     confident[:, 1] = 20
     assert SelfLabelLoss()(confident) < 1e-6
