@@ -1,11 +1,14 @@
 """Speed and quality of the clustering methods on a prepared lesion dataset.
 
     python bench/cluster.py DATASET [--methods s3,kmeans] [--size 256] [--limit N] [--out DIR] [--set key=value]
+                            [--no-refine-mask]
 
 DATASET is a prepared dataset folder (e.g. from `medsegkit prepare ph2 ../shared/data/ph2-dev/PH2Dataset
 --out /tmp/ph2`). For each method prints the median seconds per image, mean iterations, and mean
 Dice / HM / XOR with the honest selections: best-overlap (the cluster with most ground-truth
-pixels; no masking) and blind (the method's own choice). Runs are resumable: rerunning with the
+pixels; no masking) and blind (the method's own choice), and the mean of an oracle ceiling: the
+best Dice any union of one image's clusters reaches (chosen with the ground truth, so not a result,
+only a bound on what selecting whole clusters can give). Runs are resumable: rerunning with the
 same --out reuses finished images.
 """
 
@@ -19,8 +22,31 @@ import numpy as np
 
 from medsegkit.clustering import collect_images, make_method, run_cluster
 from medsegkit.data.dataset import Dataset
+from medsegkit.data.predictions import PredictionFolder
 from medsegkit.data.prepare import parse_extra_options
-from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame
+from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame, resize_nearest
+from medsegkit.methods.mask_refine import MaskRefineConfig
+
+
+def best_union_dice(clusters: np.ndarray, gt: np.ndarray) -> float:
+    """The highest Dice of a union of clusters against ``gt``: the best union is a prefix of the
+    clusters sorted by precision (share of their pixels inside ``gt``), so n prefixes suffice."""
+    values, inverse = np.unique(clusters, return_inverse=True)
+    sizes = np.bincount(inverse.ravel(), minlength=values.size)
+    inside = np.bincount(inverse.ravel(), weights=gt.ravel().astype(float), minlength=values.size)
+    order = np.argsort(-inside / sizes)
+    dice = 2 * np.cumsum(inside[order]) / (np.cumsum(sizes[order]) + gt.sum())
+    return float(dice.max())
+
+
+def union_ceiling(run: Path, ds: Dataset) -> float:
+    folder = PredictionFolder.open(run)
+    scores = []
+    for case_id in sorted(folder.case_ids("clusters")):
+        gt = ds.mask(case_id) > 0
+        clusters = folder.read(case_id, "clusters")
+        scores.append(best_union_dice(resize_nearest(clusters, gt.shape) if clusters.shape != gt.shape else clusters, gt))
+    return float(np.mean(scores))
 
 
 def main() -> None:
@@ -31,6 +57,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N cases (for a quick look)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--set", action="append", default=[], help="method option key=value (all methods)")
+    parser.add_argument("--no-refine-mask", action="store_true", help="blind masks without the colour-model refinement")
     args = parser.parse_args()
 
     ds = Dataset.open(args.dataset)
@@ -45,13 +72,14 @@ def main() -> None:
             if not link.exists():
                 link.symlink_to(path.resolve())
     print(f"{ds.name}: {len(ds.case_ids())} cases, working size {args.size}, outputs in {root}")
-    header = f"{'method':<10}{'s/img (median)':>16}{'iters':>8}{'Dice bo':>9}{'HM bo':>8}{'XOR bo':>8}{'Dice blind':>12}{'HM blind':>10}{'XOR blind':>11}"
+    header = f"{'method':<10}{'s/img (median)':>16}{'iters':>8}{'Dice bo':>9}{'HM bo':>8}{'XOR bo':>8}{'Dice blind':>12}{'HM blind':>10}{'XOR blind':>11}{'union*':>8}"
     rows = []
     for name in args.methods.split(","):
         options = parse_extra_options(args.set, flag="--set")
         method = make_method(name, None, options if name != "kmeans" else {})
         out = root / name
-        manifest = run_cluster(source, out, name, method, args.size, seed=0)
+        refine = None if args.no_refine_mask else MaskRefineConfig()
+        manifest = run_cluster(source, out, name, method, args.size, seed=0, refine=refine)
         scores = {}
         for select in ("best-overlap", "blind"):
             settings = EvalSettings(split="all", select=select)
@@ -63,6 +91,7 @@ def main() -> None:
             f"{name:<10}{manifest['median_seconds']:>16.2f}{iters:>8.1f}"
             f"{scores['best-overlap']['dice']:>9.3f}{scores['best-overlap']['hm']:>8.3f}{scores['best-overlap']['xor']:>8.3f}"
             f"{scores['blind']['dice']:>12.3f}{scores['blind']['hm']:>10.3f}{scores['blind']['xor']:>11.3f}"
+            f"{union_ceiling(out, ds):>8.3f}"
         )
         print(rows[-1], flush=True)
     print()

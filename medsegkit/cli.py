@@ -136,6 +136,7 @@ def cluster(
     attention: Annotated[str | None, typer.Option(help="s3, s3-stn: attention module of the blocks, a medsegkit.attention name (ilka).", show_default=False)] = None,
     num_clusters: Annotated[int | None, typer.Option(help="kmeans: clusters (2); s3: initial clusters K (default C).", show_default=False)] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Any method option as key=value (see the method's config in docs/cluster.md); repeatable.", show_default=False)] = None,
+    refine_mask: Annotated[bool, typer.Option("--refine-mask/--no-refine-mask", help="Refine the chosen lesion mask with a lesion and a skin colour model (docs/cluster.md); the cluster maps are never changed.")] = True,
     data_root: DataRoot = None,
 ) -> None:
     """Segment every image without labels; writes cluster maps, blind lesion masks, overlays and a manifest.
@@ -144,6 +145,7 @@ def cluster(
     """
     from medsegkit import distributed
     from medsegkit.clustering import Shard, make_method, run_cluster
+    from medsegkit.methods.mask_refine import MaskRefineConfig
     from medsegkit.data.dataset import data_root as resolve_root, resolve_dataset
     from medsegkit.data.prepare import parse_extra_options
 
@@ -159,7 +161,8 @@ def cluster(
     ctx = distributed.init(device)
     progress = bar(f"cluster {method}") if ctx.is_main else None
 
-    manifest = run_cluster(target, destination, method, runner, size, seed, Shard.parse(shard), ctx.device, progress, ctx)
+    refine = MaskRefineConfig() if refine_mask else None
+    manifest = run_cluster(target, destination, method, runner, size, seed, Shard.parse(shard), ctx.device, progress, ctx, refine)
     distributed.shutdown()
     if not ctx.is_main:
         return

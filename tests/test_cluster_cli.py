@@ -134,3 +134,19 @@ def test_make_method_rejects_non_clustering_plugins(fake_dist):
     fake_dist("odd-dist", "[medsegkit.methods]\nodd = odd_mod:Thing\n", {"odd_mod": "class Thing:\n    pass\n"})
     with pytest.raises(UsageError, match="not a clustering method"):
         make_method("odd", None, {})
+
+
+def test_mask_refinement_is_recorded_and_can_be_switched_off(runner, derm, tmp_path):
+    on, off = tmp_path / "on", tmp_path / "off"
+    assert runner.invoke(app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(on)]).exit_code == 0
+    result = runner.invoke(app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(off), "--no-refine-mask"])
+    assert result.exit_code == 0, result.output
+    refined, plain = (json.loads((d / "manifest.json").read_text()) for d in (on, off))
+    assert refined["refine_mask"]["margin"] > 0 and plain["refine_mask"] is None
+    # without refinement the mask is the selector's choice; the cluster maps never change
+    assert all(c["mask_fraction"] == c["selected_fraction"] for c in plain["cases"])
+    assert [c["selected_fraction"] for c in refined["cases"]] == [c["selected_fraction"] for c in plain["cases"]]
+    assert {p.name: p.read_bytes() for p in (on / "clusters").glob("*.png")} == {p.name: p.read_bytes() for p in (off / "clusters").glob("*.png")}
+    assert outputs(on) != outputs(off)
+    again = runner.invoke(app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(on), "--no-refine-mask"])
+    assert again.exit_code == 2 and "holds a run with other settings" in again.stderr
