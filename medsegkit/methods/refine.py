@@ -2,8 +2,9 @@
 
 Reads only the source checkpoint and the target's train images (never their masks, never source images):
 
-1. MC-dropout pseudo-labels: mean probability over ``passes`` (threshold ``threshold``) and its
-   standard deviation (reliable where ``std < max_std``);
+1. MC-dropout pseudo-labels: mean probability over ``passes`` (threshold ``threshold``) and the
+   standard deviation of the probabilities at temperature ``std_temperature`` (reliable where
+   ``std < max_std``; DPL's reference code uses temperature 2);
 2. foreground/background prototypes per structure from the decoder features of reliable pixels,
    over the whole target set, and each pixel's agreement with its class prototype;
 3. CPR only: a context-similarity head per structure on the frozen ASPP features, trained with the
@@ -45,6 +46,7 @@ class RefineConfig:
     passes: int = 10
     threshold: float = 0.75
     max_std: float = 0.05
+    std_temperature: float = 2.0
     radius: int = 4
     beta: float = 2.0
     steps: int = 4
@@ -56,6 +58,8 @@ class RefineConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.std_temperature <= 0:
+            raise ValueError(f"std_temperature must be positive, got {self.std_temperature}")
         if self.passes < 1 or self.radius < 1 or self.steps < 0 or self.head_iters < 0:
             raise ValueError("need --passes >= 1, radius >= 1, steps >= 0 and head_iters >= 0")
         if not 0 <= self.gamma_low < self.gamma_high <= 1:
@@ -94,7 +98,7 @@ def refine(source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: 
     records = []
     for case_id in progress(ids, "pseudo-labels") if progress else ids:
         x = _to_tensor(_resized(target.image(case_id), size, labels=False)).unsqueeze(0).to(device)
-        mean, std = mc_dropout(model, x, cfg.passes)
+        mean, std = mc_dropout(model, x, cfg.passes, cfg.std_temperature)
         model.eval()
         with torch.no_grad():
             model(x)
