@@ -160,8 +160,7 @@ def cluster(
 
     ctx = distributed.init(device)
     progress = bar(f"cluster {method}") if ctx.is_main else None
-
-    refine = MaskRefineConfig() if refine_mask else None
+    refine = MaskRefineConfig() if refine_mask else None  # None: the selector's mask as it is
     manifest = run_cluster(target, destination, method, runner, size, seed, Shard.parse(shard), ctx.device, progress, ctx, refine)
     distributed.shutdown()
     if not ctx.is_main:
