@@ -131,7 +131,7 @@ def cluster(
     seed: Annotated[int, typer.Option(help="Random seed; each image's seed derives from it and the case id, so shards agree with a single run.")] = 0,
     device: Annotated[str, typer.Option(help="Torch device for the network: cpu, cuda or cuda:N.")] = "cpu",
     shard: Annotated[str | None, typer.Option(help="Process shard i of N (0-based 'i/N'); default: RANK/WORLD_SIZE under torchrun, else all images.", show_default=False)] = None,
-    max_iter: Annotated[int | None, typer.Option(help="s3, s3-stn: maximum iterations per image (50).", show_default=False)] = None,
+    max_iter: Annotated[int | None, typer.Option(help="s3, s3-stn: maximum iterations per image (12; the paper: 50).", show_default=False)] = None,
     lr: Annotated[float | None, typer.Option(help="s3, s3-stn: SGD learning rate (0.2).", show_default=False)] = None,
     attention: Annotated[str | None, typer.Option(help="s3, s3-stn: attention module of the blocks, a medsegkit.attention name (ilka).", show_default=False)] = None,
     num_clusters: Annotated[int | None, typer.Option(help="kmeans: clusters (2); s3: initial clusters K (default C).", show_default=False)] = None,

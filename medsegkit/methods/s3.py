@@ -28,7 +28,7 @@ class S3Config:
 
     Departures, chosen on the PH2 development cases for CPU speed and quality (``bench/cluster.py``):
     ``channels`` 32 instead of 64 and ``stem_stride`` 2 (features at half resolution, logits
-    upsampled); at most 15 iterations, stopping at 4 labels (paper: 50 and 3); the prediction on
+    upsampled); at most 12 iterations, stopping at 4 labels (paper: 50 and 3); the prediction on
     T(x) is a fixed target (``affine_target="transformed"``, one backward pass instead of two); a
     plain (not edge-weighted) spatial term on the soft prediction. ``--set channels=64 --set
     stem_stride=1 --set max_iter=50 --set min_labels=3 --set affine_target=both`` restores the paper's setting.
@@ -42,7 +42,7 @@ class S3Config:
     stem_stride: Literal[1, 2] = 2
     lr: float = 0.2
     momentum: float = 0.9
-    max_iter: int = 15
+    max_iter: int = 12
     min_iter: int = 5
     min_labels: int = 4
     lambda_ce: float = 3.5
