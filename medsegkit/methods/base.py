@@ -15,11 +15,11 @@ from medsegkit import config as config_module
 
 @dataclass
 class ClusterResult:
-    """``clusters`` ``(H, W)`` int cluster map at the working resolution, plus how it was obtained."""
+    """``clusters`` ``(H, W)`` int cluster map at the working resolution, plus how it was obtained
+    (the runner times every method itself, selection and refinement included)."""
 
     clusters: np.ndarray
     iterations: int = 0
-    seconds: float = 0.0
     label_history: list[int] = field(default_factory=list)
 
 

@@ -8,7 +8,6 @@ distinct labels falls to ``min_labels`` (after ``min_iter`` iterations) or ``max
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -103,7 +102,6 @@ class S3Method(ClusterMethod):
     def segment(self, image: np.ndarray, seed: int) -> ClusterResult:
         """Cluster one ``(H, W, 3)`` uint8 image; returns the ``(H, W)`` cluster map."""
         cfg = self.config
-        start = time.perf_counter()
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         model = create_model(
@@ -157,7 +155,7 @@ class S3Method(ClusterMethod):
                 break
         assert labels is not None
         clusters = _relabel(labels[0].cpu().numpy())
-        return ClusterResult(clusters, iterations=len(history), seconds=time.perf_counter() - start, label_history=history)
+        return ClusterResult(clusters, iterations=len(history), label_history=history)
 
 
 def _relabel(labels: np.ndarray) -> np.ndarray:
