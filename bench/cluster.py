@@ -74,11 +74,11 @@ def main() -> None:
     print(f"{ds.name}: {len(ds.case_ids())} cases, working size {args.size}, outputs in {root}")
     header = f"{'method':<10}{'s/img (median)':>16}{'iters':>8}{'Dice bo':>9}{'HM bo':>8}{'XOR bo':>8}{'Dice blind':>12}{'HM blind':>10}{'XOR blind':>11}{'union*':>8}"
     rows = []
+    refine = None if args.no_refine_mask else MaskRefineConfig()
     for name in args.methods.split(","):
         options = parse_extra_options(args.set, flag="--set")
         method = make_method(name, None, options if name != "kmeans" else {})
         out = root / name
-        refine = None if args.no_refine_mask else MaskRefineConfig()
         manifest = run_cluster(source, out, name, method, args.size, seed=0, refine=refine)
         scores = {}
         for select in ("best-overlap", "blind"):
