@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from medsegkit.clustering import collect_images, make_method, run_cluster
+from medsegkit.config import parse_pairs
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.predictions import PredictionFolder
-from medsegkit.data.prepare import parse_extra_options
-from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame, resize_nearest
-from medsegkit.methods.mask_refine import MaskRefineConfig
+from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame
+from medsegkit.imaging import resize_nearest
+from medsegkit.lesion.clusterer import make_clusterer
+from medsegkit.lesion.config import ClusterRunConfig
+from medsegkit.lesion.runner import collect_images, run_cluster
 
 
 def best_union_dice(clusters: np.ndarray, gt: np.ndarray) -> float:
@@ -45,7 +47,9 @@ def union_ceiling(run: Path, ds: Dataset) -> float:
     for case_id in sorted(folder.case_ids("clusters")):
         gt = ds.mask(case_id) > 0
         clusters = folder.read(case_id, "clusters")
-        scores.append(best_union_dice(resize_nearest(clusters, gt.shape) if clusters.shape != gt.shape else clusters, gt))
+        scores.append(
+            best_union_dice(resize_nearest(clusters, gt.shape) if clusters.shape != gt.shape else clusters, gt)
+        )
     return float(np.mean(scores))
 
 
@@ -67,19 +71,22 @@ def main() -> None:
         _, items = collect_images(args.dataset)
         source = root / "subset"
         (source / "images").mkdir(parents=True, exist_ok=True)
-        for case_id, path in items[: args.limit]:
+        for _, path in items[: args.limit]:
             link = source / "images" / path.name
             if not link.exists():
                 link.symlink_to(path.resolve())
     print(f"{ds.name}: {len(ds.case_ids())} cases, working size {args.size}, outputs in {root}")
-    header = f"{'method':<10}{'s/img (median)':>16}{'iters':>8}{'Dice bo':>9}{'HM bo':>8}{'XOR bo':>8}{'Dice blind':>12}{'HM blind':>10}{'XOR blind':>11}{'union*':>8}"
+    header = (
+        f"{'method':<10}{'s/img (median)':>16}{'iters':>8}{'Dice bo':>9}{'HM bo':>8}{'XOR bo':>8}"
+        f"{'Dice blind':>12}{'HM blind':>10}{'XOR blind':>11}{'union*':>8}"
+    )
     rows = []
-    refine = None if args.no_refine_mask else MaskRefineConfig()
+    run = ClusterRunConfig(size=args.size, seed=0, refine_mask=not args.no_refine_mask)
+    options = parse_pairs(args.set)
     for name in args.methods.split(","):
-        options = parse_extra_options(args.set, flag="--set")
-        method = make_method(name, None, options if name != "kmeans" else {})
+        method = make_clusterer(name, None, options if name != "kmeans" else {})
         out = root / name
-        manifest = run_cluster(source, out, name, method, args.size, seed=0, refine=refine)
+        manifest = run_cluster(source, out, name, method, run)
         scores = {}
         for select in ("best-overlap", "blind"):
             settings = EvalSettings(split="all", select=select)

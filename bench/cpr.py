@@ -1,12 +1,12 @@
 """The whole source-free adaptation chain on real fundus domains, timed per stage.
 
     python bench/cpr.py --from SOURCE_DATASET --to TARGET_DATASET [--size 256] [--source-epochs 30]
-                        [--epochs 10] [--methods dpl,cpr,cpr-cbam] [--out DIR]
+                        [--epochs 10] [--passes 10] [--methods dpl,cpr,cpr-cbam] [--out DIR]
 
-Both datasets are prepared fundus datasets (paths). Trains the source model (or reuses
-``<out>/source/best.pt``), then for each method refines pseudo-labels and adapts, and prints one
-table: disc and cup Dice, ASSD (pixels at the target's resolution) and vCDR error for source-only
-and every method, with seconds per stage.
+Both datasets are prepared fundus datasets (paths). Trains the source model with the library function
+behind ``pretrain-source`` (or reuses ``<out>/source/best.pt``), then for each method runs the function
+behind ``adapt`` (refine, adapt, score), and prints one table: disc and cup Dice, ASSD (pixels at the
+target's resolution) and vCDR error for source-only and every method, with seconds per stage.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ import argparse
 import time
 from pathlib import Path
 
-from medsegkit.data.dataset import Dataset
-from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame, summarise
-from medsegkit.methods.adapt import AdaptConfig, adapt
-from medsegkit.methods.refine import RefineConfig
-from medsegkit.methods.source import SourceConfig, train_source
+from medsegkit.fundus.config import AdaptConfig, RefineConfig, SourceConfig
+from medsegkit.fundus.pipeline import adapt_target
+from medsegkit.fundus.source import pretrain
 
 
 def main() -> None:
@@ -32,35 +30,54 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=10)
     parser.add_argument("--methods", default="dpl,cpr,cpr-cbam")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-cpr"))
+    parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
-    src, tgt = Dataset.open(args.source), Dataset.open(args.target)
     stages: dict[str, float] = {}
     start = time.perf_counter()
     checkpoint = args.out / "source" / "best.pt"
     if not checkpoint.is_file():
-        train_source(src, checkpoint.parent, SourceConfig(size=args.size, epochs=args.source_epochs), resume=True)
+        cfg = SourceConfig(size=args.size, epochs=args.source_epochs)
+        pretrain(str(args.source), checkpoint.parent, cfg, Path("."), args.device, resume=True)
     stages["pretrain-source"] = time.perf_counter() - start
-    runs: list[Path] = []
+    summaries = {}
     for method in args.methods.split(","):
         t = time.perf_counter()
-        out = args.out / method
-        result = adapt(checkpoint, tgt, out, AdaptConfig(method=method, epochs=args.epochs), RefineConfig(method=method, passes=args.passes), resume=True)
+        cfg, refine_cfg = (
+            AdaptConfig(method=method, epochs=args.epochs),
+            RefineConfig(method=method, passes=args.passes),
+        )
+        run, summary = adapt_target(
+            checkpoint,
+            str(args.source),
+            str(args.target),
+            args.out / method,
+            cfg,
+            refine_cfg,
+            Path("."),
+            args.device,
+            resume=True,
+        )
         stages[method] = time.perf_counter() - t
-        if not runs:
-            runs.append(Path(result["runs"][0]))
-        runs.append(Path(result["runs"][1]))
-    settings = EvalSettings(split="test" if "test" in tgt.splits else "all")
-    names = ["source-only", *args.methods.split(",")]
-    summary = summarise(per_case_frame([evaluate_run(r, tgt, settings, label=n) for r, n in zip(runs, names)], settings))
-    print(f"{src.name} -> {tgt.name}, {args.size} px, split {settings.split}")
+        summaries.setdefault("source-only", summary["source-only"])
+        summaries[method] = summary["adapted"]
+    print(
+        f"{args.source.name} -> {args.target.name}, {args.size} px, scored on the target's test split (all without one)"
+    )
     print(f"{'run':<14}{'Dice disc':>11}{'Dice cup':>10}{'ASSD disc':>11}{'ASSD cup':>10}{'vCDR err':>10}")
-    for name in names:
-        m = {s: summary[name][s]["metrics"] for s in ("disc", "cup")}
-        print(f"{name:<14}{m['disc']['dice']['mean']:>11.4f}{m['cup']['dice']['mean']:>10.4f}"
-              f"{m['disc'].get('assd', {}).get('mean', float('nan')):>11.2f}{m['cup'].get('assd', {}).get('mean', float('nan')):>10.2f}"
-              f"{m['cup'].get('vcdr_err', {}).get('mean', float('nan')):>10.4f}")
-    print("seconds per stage: " + ", ".join(f"{k} {v:.0f}" for k, v in stages.items()) + f"; total {time.perf_counter() - start:.0f}")
+    for name, summary in summaries.items():
+        m = {s: summary[s]["metrics"] for s in ("disc", "cup")}
+        nan = {"mean": float("nan")}
+        print(
+            f"{name:<14}{m['disc']['dice']['mean']:>11.4f}{m['cup']['dice']['mean']:>10.4f}"
+            f"{m['disc'].get('assd', nan)['mean']:>11.2f}{m['cup'].get('assd', nan)['mean']:>10.2f}"
+            f"{m['cup'].get('vcdr_err', nan)['mean']:>10.4f}"
+        )
+    print(
+        "seconds per stage: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in stages.items())
+        + f"; total {time.perf_counter() - start:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -53,11 +53,21 @@ def main() -> None:
 
     pairs = make_pairs(args.pairs, args.seed)
     ours = {
-        "dice": M.dice, "hm": M.hammoude, "hd": M.hausdorff, "hd95": M.hd95, "asd": M.asd, "assd": M.assd,
+        "dice": M.dice,
+        "hm": M.hammoude,
+        "hd": M.hausdorff,
+        "hd95": M.hd95,
+        "asd": M.asd,
+        "assd": M.assd,
         "assd_mean": lambda p, g: M.assd(p, g, variant="mean-directed"),
     }
     theirs = {
-        "dice": ref.dc, "hm": lambda p, g: 1 - ref.jc(p, g), "hd": ref.hd, "hd95": ref.hd95, "asd": ref.asd, "assd": ref.assd,
+        "dice": ref.dc,
+        "hm": lambda p, g: 1 - ref.jc(p, g),
+        "hd": ref.hd,
+        "hd95": ref.hd95,
+        "asd": ref.asd,
+        "assd": ref.assd,
         "assd_mean": lambda p, g: (ref.asd(p, g) + ref.asd(g, p)) / 2,
     }
     print(f"{len(pairs)} pairs of {W}x{H} masks; seconds per pair")
@@ -70,8 +80,10 @@ def main() -> None:
         diff = float(np.max(np.abs(np.asarray(v_ours) - np.asarray(v_ref))))
         print(f"{name:<12}{t_ours:>12.5f}{t_ref:>12.5f}{t_ref / t_ours:>9.1f}x{diff:>14.2e}")
     t_all, _ = timed(M.binary_scores, pairs)
-    print(f"{'all at once':<12}{t_all:>12.5f}{total_theirs:>12.5f}{total_theirs / t_all:>9.1f}x"
-          "   (medsegkit binary_scores: all 9 metrics incl. HD95 max-directed and XOR; medpy: the 7 calls above)")
+    print(
+        f"{'all at once':<12}{t_all:>12.5f}{total_theirs:>12.5f}{total_theirs / t_all:>9.1f}x"
+        "   (medsegkit binary_scores: all 9 metrics incl. HD95 max-directed and XOR; medpy: the 7 calls above)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""Atomic file writes: write to a hidden temporary name in the same folder, then rename."""
+"""Atomic file writes: write to a hidden temporary name in the same folder, then rename.
+
+A write that fails (no permission, a full disk, a file-size limit) leaves the old file as it was and
+no temporary file behind, and is reported as one error naming the file that was being written.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from medsegkit.errors import MedsegkitError
+
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
@@ -14,6 +20,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         tmp.write_bytes(data)
         tmp.replace(path)
+    except OSError as exc:
+        raise MedsegkitError(f"{path}: cannot write ({exc.strerror or exc}); nothing was changed there") from exc
     finally:
         tmp.unlink(missing_ok=True)
 

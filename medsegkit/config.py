@@ -1,9 +1,15 @@
-"""Frozen dataclass configs: built from defaults, a TOML file and flags (in that order), saved with outputs."""
+"""Frozen dataclass configs: built from defaults, a TOML file and flags (in that order), saved with outputs.
+
+One convention for invalid values: a config's ``__post_init__`` raises ``ValueError`` naming the field,
+and :func:`build` turns that, and every value of the wrong type or length, into a one-line
+:class:`~medsegkit.errors.UsageError` that says which command or method it came from.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import tomllib
+import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,31 +20,37 @@ from medsegkit.errors import UsageError
 C = TypeVar("C")
 
 
-def _flag(name: str) -> str:
-    return f"--{name.replace('_', '-')}"
+def default(cls: type, name: str) -> Any:
+    """The default of field ``name`` of the dataclass ``cls`` (for help texts: defaults are written once).
+
+    Example:
+        >>> from medsegkit.fundus.config import SourceConfig
+        >>> default(SourceConfig, "epochs")
+        50
+    """
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f.default
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
 
 
-def coerce(name: str, value: Any, hint: Any) -> Any:
-    """Convert ``value`` (from TOML or a flag) to the annotated type ``hint``; errors name the option."""
-    if value is None:
-        return None
-    options = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else [hint]
-    target = options[0] if options else hint
-    origin = typing.get_origin(target)
-    if origin is typing.Literal:
-        choices = typing.get_args(target)
-        for choice in choices:
-            if value == choice or str(value) == str(choice):
-                return choice
-        raise UsageError(f"{_flag(name)} must be one of {', '.join(map(str, choices))}, got {value!r}")
-    if origin is tuple:
-        items = value.split(",") if isinstance(value, str) else list(value)
-        kinds = typing.get_args(target)
-        kind = kinds[0] if kinds else float
-        try:
-            return tuple(kind(v) for v in items)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"{_flag(name)} expects a list of {kind.__name__}, got {value!r}") from exc
+def parse_pairs(pairs: list[str], flag: str = "--set") -> dict[str, str]:
+    """Turn repeated ``key=value`` options into a dict (``key`` with dashes or underscores).
+
+    Example:
+        >>> parse_pairs(["max-iter=5", "lr = 0.1"])
+        {'max_iter': '5', 'lr': '0.1'}
+    """
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{flag} expects key=value, got {pair!r}")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def _scalar(name: str, value: Any, target: type) -> Any:
     if target is bool:
         if isinstance(value, bool):
             return value
@@ -46,42 +58,87 @@ def coerce(name: str, value: Any, hint: Any) -> Any:
             return True
         if str(value).lower() in ("0", "false", "no", "off"):
             return False
-        raise UsageError(f"{_flag(name)} expects true or false, got {value!r}")
-    if target in (int, float, str):
-        if target is int and isinstance(value, float) and not value.is_integer():
-            raise UsageError(f"{_flag(name)} expects int, got {value!r}")
-        try:
-            return target(value)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"{_flag(name)} expects {target.__name__}, got {value!r}") from exc
+        raise ValueError(f"{name} expects true or false, got {value!r}")
+    if target is int and isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{name} expects int, got {value!r}")
+    if target in (int, float) and isinstance(value, bool):
+        raise ValueError(f"{name} expects {target.__name__}, got {value!r}")
+    try:
+        return target(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} expects {target.__name__}, got {value!r}") from None
+
+
+def coerce(name: str, value: Any, hint: Any) -> Any:
+    """Convert ``value`` (from TOML or a flag) to the annotated type ``hint``; ``ValueError`` names the field.
+
+    Example:
+        >>> coerce("scale", "0.8,1.2", tuple[float, float])
+        (0.8, 1.2)
+    """
+    if value is None:
+        return None
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
+    target = options[0] if options else hint
+    origin = typing.get_origin(target)
+    if origin is typing.Literal:
+        choices = typing.get_args(target)
+        for choice in choices:
+            if value == choice or str(value) == str(choice):
+                return choice
+        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    if origin is tuple:
+        items = (
+            [v for v in value.split(",")]
+            if isinstance(value, str)
+            else list(value)
+            if isinstance(value, (list, tuple))
+            else [value]
+        )
+        kinds = typing.get_args(target)
+        if len(kinds) == 2 and kinds[1] is Ellipsis:
+            kinds = (kinds[0],) * len(items)
+        if len(items) != len(kinds):
+            raise ValueError(f"{name} expects {len(kinds)} comma-separated values, got {value!r}")
+        return tuple(_scalar(name, v.strip() if isinstance(v, str) else v, k) for v, k in zip(items, kinds, strict=True))
+    if target in (int, float, str, bool):
+        return _scalar(name, value, target)
     return value
 
 
 def build(cls: type[C], values: Mapping[str, Any], what: str) -> C:
-    """Instantiate the frozen dataclass ``cls`` from ``values``; unknown or mistyped keys are usage errors."""
+    """Instantiate the frozen dataclass ``cls`` from ``values``; bad values are usage errors."""
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - fields)
     if unknown:
-        takes = ", ".join(_flag(n) for n in sorted(fields)) or "no options"
-        raise UsageError(f"{what} does not take {', '.join(_flag(n) for n in unknown)}; it takes {takes}")
+        takes = ", ".join(sorted(fields)) or "no options"
+        raise UsageError(f"{what} does not take {', '.join(unknown)}; it takes {takes}")
     hints = typing.get_type_hints(cls)
     try:
         return cls(**{k: coerce(k, v, hints[k]) for k, v in values.items()})
     except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+        raise UsageError(f"{what}: {exc}") from None
 
 
-def load(cls: type[C], toml_file: Path | None, overrides: Mapping[str, Any], what: str) -> C:
-    """Defaults, then ``toml_file`` (flat keys, or a table named like the method), then ``overrides``."""
-    values: dict[str, Any] = {}
-    if toml_file is not None:
-        try:
-            data = tomllib.loads(Path(toml_file).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UsageError(f"--config {toml_file}: file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"--config {toml_file}: not valid TOML ({exc})") from None
-        values.update({k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)})
+def read_toml(toml_file: Path, table: str | None = None) -> dict[str, Any]:
+    """The flat keys of ``toml_file`` (or of its ``[table]``); a missing or broken file is a usage error."""
+    try:
+        data = tomllib.loads(Path(toml_file).read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError):
+        raise UsageError(f"--config {toml_file}: file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {toml_file}: not valid TOML ({exc})") from None
+    if table is not None:
+        data = data.get(table, {})
+        if not isinstance(data, dict):
+            raise UsageError(f"--config {toml_file}: [{table}] must be a table")
+    return {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
+
+
+def load(cls: type[C], toml_file: Path | None, overrides: Mapping[str, Any], what: str, table: str | None = None) -> C:
+    """Defaults, then ``toml_file`` (flat keys, or those of ``[table]``), then ``overrides`` (None values ignored)."""
+    values: dict[str, Any] = read_toml(toml_file, table) if toml_file is not None else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return build(cls, values, what)
 

@@ -12,6 +12,8 @@ is a no-op for a single process, so the same code path serves both.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -45,13 +47,23 @@ class Context:
         return self.world_size > 1
 
 
-def check_device(device: str) -> None:
-    """Accept ``cpu``, ``cuda`` or ``cuda:N`` when this machine has CUDA; anything else is a usage error."""
-    if device.startswith("cuda"):
+def resolve_device(device: str) -> str:
+    """``auto`` (CUDA when this machine has it, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; anything else,
+    or CUDA on a machine without it, is a usage error.
+
+    Example:
+        >>> resolve_device("cpu")
+        'cpu'
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
         if not torch.cuda.is_available():
             raise UsageError(f"--device {device}: CUDA is not available on this machine")
-    elif device != "cpu":
-        raise UsageError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+        return device
+    if device != "cpu":
+        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    return device
 
 
 def launched() -> bool:
@@ -62,19 +74,26 @@ def launched() -> bool:
         raise UsageError(f"WORLD_SIZE must be a whole number, got {os.environ['WORLD_SIZE']!r}") from None
 
 
-def init(device: str = "cpu") -> Context:
+def init(device: str = "auto") -> Context:
     """Join the ``torchrun`` process group if there is one; returns this process's context.
 
     On CUDA each process takes ``cuda:LOCAL_RANK`` and ``nccl``; on CPU ``gloo``. Collective calls wait at
     most ``$MEDSEGKIT_DIST_TIMEOUT_MIN`` minutes (120) for the slowest rank.
     """
+    device = resolve_device(device)
     if not launched():
         return Context(device=device)
     try:
-        rank, world, local = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", "0"))
+        rank, world, local = (
+            int(os.environ["RANK"]),
+            int(os.environ["WORLD_SIZE"]),
+            int(os.environ.get("LOCAL_RANK", "0")),
+        )
         minutes = float(os.environ.get(TIMEOUT_ENV, "120"))
     except (KeyError, ValueError) as exc:
-        raise UsageError(f"torchrun environment is incomplete or not numeric (RANK, WORLD_SIZE, LOCAL_RANK, {TIMEOUT_ENV}): {exc}") from None
+        raise UsageError(
+            f"torchrun environment is incomplete or not numeric (RANK, WORLD_SIZE, LOCAL_RANK, {TIMEOUT_ENV}): {exc}"
+        ) from None
     cuda = device.startswith("cuda")
     if cuda:
         device = f"cuda:{local}"
@@ -84,13 +103,26 @@ def init(device: str = "cpu") -> Context:
             dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(minutes=minutes))
         except (ValueError, RuntimeError) as exc:
             reason = str(exc).splitlines()[0][:200]
-            raise UsageError(f"cannot join the torchrun process group (start with `torchrun ... -m medsegkit`, or use --shard): {reason}") from None
+            raise UsageError(
+                "cannot join the torchrun process group (start with `torchrun ... -m medsegkit`, or use "
+                f"--shard): {reason}"
+            ) from None
     return Context(rank=rank, world_size=world, local_rank=local, device=device)
 
 
 def shutdown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextmanager
+def session(device: str = "auto") -> Iterator[Context]:
+    """``with session(device) as ctx:``: join the ``torchrun`` group if there is one, leave it afterwards."""
+    ctx = init(device)
+    try:
+        yield ctx
+    finally:
+        shutdown()
 
 
 def barrier(ctx: Context) -> None:
@@ -148,7 +180,11 @@ class GlooSyncBatchNorm(nn.BatchNorm2d):
         if isinstance(module, nn.BatchNorm2d) and not isinstance(module, cls):
             sync = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
             sync.weight, sync.bias = module.weight, module.bias
-            sync.running_mean, sync.running_var, sync.num_batches_tracked = module.running_mean, module.running_var, module.num_batches_tracked
+            sync.running_mean, sync.running_var, sync.num_batches_tracked = (
+                module.running_mean,
+                module.running_var,
+                module.num_batches_tracked,
+            )
             sync.train(module.training)
             return sync
         for name, child in module.named_children():
@@ -164,11 +200,6 @@ def wrap(model: nn.Module, ctx: Context) -> nn.Module:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return DistributedDataParallel(model, device_ids=[ctx.local_rank])
     return DistributedDataParallel(GlooSyncBatchNorm.convert(model))
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The plain model inside a DistributedDataParallel wrapper; its state dict loads without DDP."""
-    return model.module if isinstance(model, DistributedDataParallel) else model
 
 
 def global_share(value: torch.Tensor, ctx: Context) -> float:

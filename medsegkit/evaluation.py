@@ -30,19 +30,23 @@ import pandas as pd
 from scipy import ndimage
 
 from medsegkit import metrics
+from medsegkit.atomic import write_json_atomic, write_text_atomic
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.predictions import PredictionFolder
 from medsegkit.errors import DataError, UsageError
+from medsegkit.imaging import resize_nearest
 
 Select = Literal["blind", "best-overlap"]
 Protocol = Literal["standard", "ssct"]
-SSCT_WARNING = "protocol ssct multiplies predictions by the dilated ground truth: ground truth leaks into the prediction"
+SSCT_WARNING = (
+    "protocol ssct multiplies predictions by the dilated ground truth: ground truth leaks into the prediction"
+)
 Progress = Callable[[Iterable[str]], Iterator[str]]
 
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """How predictions are turned into masks and scored."""
+    """How predictions are turned into masks and scored (built from flags by :func:`medsegkit.config.build`)."""
 
     split: str | None = None
     select: Select = "blind"
@@ -52,13 +56,21 @@ class EvalSettings:
 
     def __post_init__(self) -> None:
         if self.select not in ("blind", "best-overlap"):
-            raise UsageError(f"--select must be 'blind' or 'best-overlap', got {self.select!r}")
+            raise ValueError(f"select must be 'blind' or 'best-overlap', got {self.select!r}")
         if self.protocol not in ("standard", "ssct"):
-            raise UsageError(f"--protocol must be 'standard' or 'ssct', got {self.protocol!r}")
+            raise ValueError(f"protocol must be 'standard' or 'ssct', got {self.protocol!r}")
         if self.at_size is not None and self.at_size < 8:
-            raise UsageError(f"--at-size must be at least 8 pixels, got {self.at_size}")
+            raise ValueError(f"at_size must be at least 8 pixels, got {self.at_size}")
+        if self.spacing is not None and (
+            len(self.spacing) not in (1, 2) or any(not np.isfinite(v) or v <= 0 for v in self.spacing)
+        ):
+            raise ValueError(f"spacing expects one or two positive numbers such as 0.5 or 0.5,0.4, got {self.spacing}")
         if self.at_size is not None and self.spacing is not None:
-            raise UsageError("--spacing gives the ground truth's pixel size; it cannot be combined with --at-size")
+            raise ValueError("spacing gives the ground truth's pixel size; it cannot be combined with at_size")
+
+    def split_of(self, ds: Dataset) -> str:
+        """The split to score: the one asked for, else ``test`` when the dataset has one, else ``all``."""
+        return self.split or ds.split_or_all("test")
 
     @property
     def leaks_ground_truth(self) -> bool:
@@ -80,14 +92,6 @@ class RunResult:
     resized: list[str] = field(default_factory=list)
 
 
-def resize_nearest(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of a ``(h, w)`` label map to ``shape`` (pixel-centre aligned)."""
-    h, w = labels.shape
-    rows = np.minimum(((np.arange(shape[0]) + 0.5) * h / shape[0]).astype(int), h - 1)
-    cols = np.minimum(((np.arange(shape[1]) + 0.5) * w / shape[1]).astype(int), w - 1)
-    return labels[rows[:, None], cols[None, :]]
-
-
 def best_overlap(clusters: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """The cluster of ``clusters`` ``(H, W)`` with the most pixels inside ``gt``; empty if none overlaps."""
     inside = clusters[gt]
@@ -106,7 +110,9 @@ def _structures(labels: np.ndarray, structures: dict[str, list[int]]) -> dict[st
     return {name: np.isin(labels, values) for name, values in structures.items()}
 
 
-def _predicted(pred: np.ndarray, gt_struct: dict[str, np.ndarray], ds: Dataset, settings: EvalSettings, path: Path) -> dict[str, np.ndarray]:
+def _predicted(
+    pred: np.ndarray, gt_struct: dict[str, np.ndarray], ds: Dataset, settings: EvalSettings, path: Path
+) -> dict[str, np.ndarray]:
     structures = ds.manifest["structures"]
     if ds.task.name == "lesion":
         if settings.effective_select == "best-overlap":
@@ -123,13 +129,14 @@ def _predicted(pred: np.ndarray, gt_struct: dict[str, np.ndarray], ds: Dataset, 
     return _structures(pred, structures)
 
 
-def evaluate_run(run: Path, ds: Dataset, settings: EvalSettings, progress: Progress | None = None, label: str | None = None) -> RunResult:
-    """Score one prediction folder against ``ds`` (named ``label``, default its path); missing and extra cases are recorded."""
+def evaluate_run(
+    run: Path, ds: Dataset, settings: EvalSettings, progress: Progress | None = None, label: str | None = None
+) -> RunResult:
+    """Score one prediction folder against ``ds`` (named ``label``, default its path), noting missing cases."""
     folder = PredictionFolder.open(run)
     result = RunResult(label or str(run))
     source = "clusters" if settings.effective_select == "best-overlap" and folder.clusters else "masks"
-    split = settings.split or ("test" if "test" in ds.splits else "all")
-    ids = ds.case_ids(split)
+    ids = ds.case_ids(settings.split_of(ds))
     available = folder.case_ids(source)
     scored = [c for c in ids if ds.mask_path(c) is not None]
     result.missing = [c for c in scored if c not in available]
@@ -211,18 +218,25 @@ def problems(results: list[RunResult]) -> list[str]:
         if r.missing:
             lines.append(f"{r.run}: {len(r.missing)} case(s) without a prediction: {_names(r.missing)}")
         if r.extra:
-            lines.append(f"{r.run}: {len(r.extra)} prediction(s) for cases not in the split, ignored: {_names(r.extra)}")
+            lines.append(
+                f"{r.run}: {len(r.extra)} prediction(s) for cases not in the split, ignored: {_names(r.extra)}"
+            )
         if r.resized:
-            lines.append(f"{r.run}: {len(r.resized)} prediction(s) resized (nearest) to the ground truth size: {_names(r.resized)}")
+            lines.append(
+                f"{r.run}: {len(r.resized)} prediction(s) resized (nearest) to the ground truth size: "
+                f"{_names(r.resized)}"
+            )
     return lines
 
 
-def summary_document(results: list[RunResult], summary: dict[str, Any], ds: Dataset, settings: EvalSettings) -> dict[str, Any]:
+def summary_document(
+    results: list[RunResult], summary: dict[str, Any], ds: Dataset, settings: EvalSettings
+) -> dict[str, Any]:
     from medsegkit import __version__
 
     return {
         "medsegkit_version": __version__,
-        "ground_truth": {"dataset": ds.name, "path": str(ds.root), "split": settings.split or ("test" if "test" in ds.splits else "all")},
+        "ground_truth": {"dataset": ds.name, "path": str(ds.root), "split": settings.split_of(ds)},
         "select": settings.effective_select,
         "protocol": settings.protocol,
         "leaks_ground_truth": settings.leaks_ground_truth,
@@ -230,7 +244,8 @@ def summary_document(results: list[RunResult], summary: dict[str, Any], ds: Data
         "resolution": f"{settings.at_size}x{settings.at_size}" if settings.at_size else "ground truth",
         "distance_unit": "spacing units" if settings.spacing else "pixels",
         "spacing": list(settings.spacing) if settings.spacing else None,
-        "empty_policy": "both empty: Dice 1, HM 0, XOR 0, distances 0; one empty: distances NaN (excluded from means, counted)",
+        "empty_policy": "both empty: Dice 1, HM 0, XOR 0, distances 0; one empty: distances NaN (excluded "
+        "from means, counted)",
         "runs": {
             r.run: {"missing": r.missing, "extra": r.extra, "resized": r.resized, "structures": summary.get(r.run, {})}
             for r in results
@@ -238,14 +253,28 @@ def summary_document(results: list[RunResult], summary: dict[str, Any], ds: Data
     }
 
 
-def parse_spacing(text: str | None) -> tuple[float, ...] | None:
-    """``"0.5"`` or ``"0.5,0.4"`` (row, col) -> tuple of positive floats."""
-    if text is None:
-        return None
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise UsageError(f"--spacing expects one or two numbers such as 0.5 or 0.5,0.4, got {text!r}") from None
-    if len(values) not in (1, 2) or any(not np.isfinite(v) or v <= 0 for v in values):
-        raise UsageError(f"--spacing expects one or two positive numbers, got {text!r}")
-    return values
+def evaluate_runs(
+    runs: list[Path],
+    ds: Dataset,
+    settings: EvalSettings,
+    out: Path,
+    labels: list[str] | None = None,
+    progress: Progress | None = None,
+) -> tuple[list[RunResult], dict[str, Any], dict[str, Any]]:
+    """Score prediction folders (named ``labels``, default their paths) and write ``per_case.csv`` and
+    ``summary.json`` in ``out``; returns the per-run results, the summary and the summary document."""
+    names = labels or [str(r) for r in runs]
+    results = [evaluate_run(Path(run), ds, settings, progress, label=name) for run, name in zip(runs, names, strict=True)]
+    frame = per_case_frame(results, settings)
+    summary = summarise(frame)
+    document = summary_document(results, summary, ds, settings)
+    write_evaluation(out, frame, document)
+    return results, summary, document
+
+
+def write_evaluation(out: Path, frame: pd.DataFrame, document: dict[str, Any]) -> None:
+    """``per_case.csv`` and ``summary.json`` in ``out``, each written atomically."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "per_case.csv", frame.to_csv(index=False))
+    write_json_atomic(out / "summary.json", document)

@@ -130,7 +130,9 @@ def surface_distances(
     return SurfaceDistances(to_b[sa], to_a[sb])
 
 
-def _distance_or_policy(pred: np.ndarray, gt: np.ndarray, spacing: Spacing, symmetric: bool = True) -> SurfaceDistances | float:
+def _distance_or_policy(
+    pred: np.ndarray, gt: np.ndarray, spacing: Spacing, symmetric: bool = True
+) -> SurfaceDistances | float:
     sd = surface_distances(pred, gt, spacing, symmetric=symmetric)
     if sd is not None:
         return sd
@@ -219,6 +221,6 @@ def vertical_extent(mask: np.ndarray) -> int:
 
 
 def vcdr(cup: np.ndarray, disc: np.ndarray) -> float:
-    """Vertical cup-to-disc ratio = vertical extent of the cup / vertical extent of the disc; NaN if the disc is empty."""
+    """Vertical cup-to-disc ratio = vertical extent of the cup / that of the disc; NaN if the disc is empty."""
     disc_rows = vertical_extent(disc)
     return NAN if disc_rows == 0 else vertical_extent(cup) / disc_rows

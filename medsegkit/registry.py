@@ -1,8 +1,13 @@
-"""Entry-point registry for models, attention modules, losses, dataset readers and methods.
+"""Entry-point registry for models, attention modules, losses, dataset readers and clusterers.
 
 Every component, built-in or third-party, is declared as a Python entry point in one of the
 groups ``medsegkit.<kind>``. Metadata is read on first use; a component's module is imported
-only when the component is asked for (:func:`load`) or checked (:func:`check`).
+only when the component is asked for (:func:`load`) or checked (:func:`check`). Each kind has one
+contract (:mod:`medsegkit.contracts`), checked when a component is loaded.
+
+The groups of earlier releases, ``medsegkit.datasets`` and ``medsegkit.methods``, are still read as
+aliases of ``medsegkit.readers`` and ``medsegkit.clusterers``, so installed plugins keep working;
+the old kind names are accepted wherever a kind is named.
 
 Names are unique per kind. When two distributions register the same name, asking for the bare
 name is an error naming both; ``dist:name`` picks one. ``MEDSEGKIT_DISABLE_PLUGINS=1`` keeps only
@@ -14,14 +19,22 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from medsegkit import contracts
 from medsegkit.errors import MedsegkitError, UsageError
 
-KINDS: tuple[str, ...] = ("models", "attention", "losses", "datasets", "methods")
-SINGULAR = {"models": "model", "attention": "attention", "losses": "loss", "datasets": "dataset", "methods": "method"}
+KINDS: tuple[str, ...] = ("models", "attention", "losses", "readers", "clusterers")
+SINGULAR = {
+    "models": "model",
+    "attention": "attention",
+    "losses": "loss",
+    "readers": "reader",
+    "clusterers": "clusterer",
+}
+LEGACY_KINDS: dict[str, str] = {"datasets": "readers", "methods": "clusterers"}
 CORE_DIST = "medsegkit"
 DISABLE_ENV = "MEDSEGKIT_DISABLE_PLUGINS"
 
@@ -56,10 +69,11 @@ def plugins_disabled() -> bool:
     return os.environ.get(DISABLE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _scan(kind: str, disabled: bool) -> tuple[Component, ...]:
     found: dict[tuple[str, str], Component] = {}
-    for ep in entry_points(group=f"medsegkit.{kind}"):
+    groups = [kind] + [old for old, new in LEGACY_KINDS.items() if new == kind]
+    for ep in (ep for group in groups for ep in entry_points(group=f"medsegkit.{group}")):
         dist = ep.dist.name if ep.dist is not None else "unknown"
         if disabled and _normalise(dist) != CORE_DIST:
             continue
@@ -73,16 +87,17 @@ def refresh() -> None:
     _scan.cache_clear()
 
 
-def _check_kind(kind: str) -> None:
+def canonical_kind(kind: str) -> str:
+    """``kind`` itself, or the current name of an earlier release's kind (``datasets`` -> ``readers``)."""
+    kind = LEGACY_KINDS.get(kind, kind)
     if kind not in KINDS:
         raise UsageError(f"unknown component kind {kind!r}; known: {', '.join(KINDS)}")
+    return kind
 
 
 def components(kind: str | None = None) -> list[Component]:
     """All registered components of ``kind`` (or of every kind), duplicates included."""
-    kinds = KINDS if kind is None else (kind,)
-    for k in kinds:
-        _check_kind(k)
+    kinds = KINDS if kind is None else (canonical_kind(kind),)
     return [c for k in kinds for c in _scan(k, plugins_disabled())]
 
 
@@ -93,6 +108,7 @@ def names(kind: str) -> list[str]:
 
 def resolve(kind: str, name: str) -> Component:
     """Find the one component called ``name`` (or ``dist:name``) without importing it."""
+    kind = canonical_kind(kind)
     all_of_kind = components(kind)
     dist, _, bare = name.rpartition(":")
     matches = [c for c in all_of_kind if c.name == bare]
@@ -109,15 +125,17 @@ def resolve(kind: str, name: str) -> Component:
 
 
 def load(kind: str, name: str) -> Any:
-    """Import and return the object registered as ``name`` for ``kind``."""
+    """Import and return the object registered as ``name`` for ``kind``, checked against its kind's contract."""
     component = resolve(kind, name)
     try:
-        return component.entry_point.load()
+        obj = component.entry_point.load()
     except Exception as exc:  # a broken plugin must not look like a medsegkit bug
         raise MedsegkitError(
-            f"{kind} {component.name!r} from {component.dist!r} ({component.target}) failed to import: "
+            f"{component.kind} {component.name!r} from {component.dist!r} ({component.target}) failed to import: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+    contracts.check_loaded(component.kind, component.name, obj)
+    return obj
 
 
 def conflicts(kind: str) -> dict[str, list[Component]]:
@@ -128,12 +146,17 @@ def conflicts(kind: str) -> dict[str, list[Component]]:
     return {n: cs for n, cs in by_name.items() if len(cs) > 1}
 
 
-def check(component: Component) -> ComponentStatus:
-    """Import ``component`` and report whether it loads, with the reason when it does not."""
+def check(component: Component, exercise: bool = False) -> ComponentStatus:
+    """Import ``component`` and report whether it loads and keeps its kind's contract (run once on tiny
+    inputs when ``exercise``), with the reason when it does not."""
     try:
-        component.entry_point.load()
+        obj = component.entry_point.load()
     except Exception as exc:
         return ComponentStatus(component, False, f"{type(exc).__name__}: {exc}")
+    try:
+        (contracts.exercise if exercise else contracts.check_loaded)(component.kind, component.name, obj)
+    except contracts.ContractError as exc:
+        return ComponentStatus(component, False, str(exc))
     clash = [c for c in conflicts(component.kind).get(component.name, []) if c is not component]
     if clash:
         others = ", ".join(c.dist for c in clash)

@@ -107,28 +107,3 @@ def evaluation_table(summary: dict[str, dict[str, Any]], title: str) -> Table:
         )
     table.caption = "mean ± std (median); distances exclude cases where one mask is empty (counted above)"
     return table
-
-
-def write_evaluation(out_dir: Any, frame: Any, document: dict[str, Any]) -> None:
-    """``per_case.csv`` and ``summary.json`` in ``out_dir``, each written atomically."""
-    from pathlib import Path
-
-    from medsegkit.atomic import write_json_atomic, write_text_atomic
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "per_case.csv", frame.to_csv(index=False))
-    write_json_atomic(out / "summary.json", document)
-
-
-def overlay(image: Any, mask: Any, colour: tuple[int, int, int] = (0, 255, 0)) -> Any:
-    """The ``(H, W)`` mask's contour (2 px) drawn in ``colour`` on a copy of the ``(H, W, 3)`` uint8 image."""
-    import numpy as np
-    from scipy import ndimage
-
-    m = np.asarray(mask, bool)
-    edge = m & ~ndimage.binary_erosion(m, iterations=1, border_value=0)
-    edge = ndimage.binary_dilation(edge, iterations=1)
-    out = np.array(image, dtype=np.uint8, copy=True)
-    out[edge] = colour
-    return out

@@ -23,8 +23,14 @@ def medsegkit(*args: str, procs: int = 1, cwd: Path) -> subprocess.CompletedProc
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "160"}
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(key, None)
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"] if procs > 1 else [sys.executable]
-    done = subprocess.run([*launcher, "-m", "medsegkit", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"]
+        if procs > 1
+        else [sys.executable]
+    )
+    done = subprocess.run(
+        [*launcher, "-m", "medsegkit", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -66,7 +72,9 @@ def test_gloo_sync_batchnorm_without_a_group_is_batchnorm_and_shares_parameters(
 
 def weigh(y: torch.Tensor, first: int) -> torch.Tensor:
     """A loss that differs per image (images ``first``, ``first + 1``, ...), so the gradients are not trivial."""
-    w = torch.arange(first, first + y.shape[0], dtype=y.dtype).view(-1, 1, 1, 1) + torch.linspace(0, 1, y[0].numel(), dtype=y.dtype).view(y[0].shape)
+    w = torch.arange(first, first + y.shape[0], dtype=y.dtype).view(-1, 1, 1, 1) + torch.linspace(
+        0, 1, y[0].numel(), dtype=y.dtype
+    ).view(y[0].shape)
     return (y * w.cos()).sum()
 
 
@@ -109,12 +117,43 @@ def fundus(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ddp")
     source, _ = prepare("synthetic-fundus", None, root / "a", root, {"count": 4, "size": 48})
     prepare("synthetic-fundus", None, root / "b", root, {"count": 8, "size": 48, "style": "b", "test_fraction": 0.5})
-    medsegkit("pretrain-source", "--domain", str(source), "--size", "32", "--epochs", "2", "--batch-size", "2", "--aspp-dropout", "0", "--head-dropout", "0", "--out", "src", cwd=root)
+    medsegkit(
+        "pretrain-source",
+        "--domain",
+        str(source),
+        "--size",
+        "32",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "--aspp-dropout",
+        "0",
+        "--head-dropout",
+        "0",
+        "--out",
+        "src",
+        cwd=root,
+    )
     return root
 
 
 def test_adapt_under_torchrun_takes_the_single_process_step(fundus):
-    common = ["adapt", "--from", "a", "--to", "b", "--source", "src/best.pt", "--method", "dpl", "--epochs", "1", "--passes", "2"]
+    common = [
+        "adapt",
+        "--from",
+        "a",
+        "--to",
+        "b",
+        "--source",
+        "src/best.pt",
+        "--method",
+        "dpl",
+        "--epochs",
+        "1",
+        "--passes",
+        "2",
+    ]
     one = medsegkit(*common, "--batch-size", "4", "--out", "one", cwd=fundus)
     two = medsegkit(*common, "--batch-size", "2", "--out", "two", procs=2, cwd=fundus)
     assert two.stdout.count("adapted") == one.stdout.count("adapted") > 0  # rank 0 alone prints the table
@@ -137,7 +176,9 @@ def test_adapt_under_torchrun_takes_the_single_process_step(fundus):
             total += value.numel()
     assert close / total > 0.99
     for run in ("one", "two"):
-        assert sorted(p.name for p in (fundus / run / "adapted" / "masks").iterdir()) == [f"fundus000{i}.png" for i in range(4, 8)]
+        assert sorted(p.name for p in (fundus / run / "adapted" / "masks").iterdir()) == [
+            f"fundus000{i}.png" for i in range(4, 8)
+        ]
     assert (fundus / "two" / "evaluation" / "summary.json").is_file()
 
 
@@ -150,7 +191,10 @@ def test_cluster_under_torchrun_covers_every_image_once_and_merges(tmp_path):
     cases = [c["case"] for c in one["cases"]]
     assert len(cases) == 5 and [c["case"] for c in two["cases"]] == cases and two["finished"] == 5
     for case in cases:
-        np.testing.assert_array_equal(read_labels(tmp_path / "two" / "masks" / f"{case}.png"), read_labels(tmp_path / "one" / "masks" / f"{case}.png"))
+        np.testing.assert_array_equal(
+            read_labels(tmp_path / "two" / "masks" / f"{case}.png"),
+            read_labels(tmp_path / "one" / "masks" / f"{case}.png"),
+        )
 
     # a rank killed part-way: its images are missing; the rerun does only those
     (tmp_path / "two" / "cases" / f"{cases[1]}.json").unlink()
@@ -180,7 +224,11 @@ def test_a_broken_torchrun_environment_is_one_clear_line(runner, tmp_path, monke
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "2")
     result = runner.invoke(app, ["cluster", str(data), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 2 and "cannot join the torchrun process group" in result.stderr and "MASTER_ADDR" in result.stderr
+    assert (
+        result.exit_code == 2
+        and "cannot join the torchrun process group" in result.stderr
+        and "MASTER_ADDR" in result.stderr
+    )
     assert not (tmp_path / "out").exists()
     monkeypatch.setenv("WORLD_SIZE", "two")
     result = runner.invoke(app, ["cluster", str(data), "--out", str(tmp_path / "out")])

@@ -1,4 +1,5 @@
-"""Every `medsegkit ...` command shown in the README and docs (also after `torchrun ... -m`) names a real verb and its options parse."""
+"""Every `medsegkit ...` command shown in the README and docs (also after `torchrun ... -m`) names a real verb
+and its options parse."""
 
 from __future__ import annotations
 
@@ -53,7 +54,10 @@ def test_command_parses(where, line):
     check_parses(where, line)
 
 
-@pytest.mark.parametrize("line", ["medsegkit cluster x --bogus 1", "medsegkit nosuch x", "medsegkit plugins list --format xml", "medsegkit prepare"])
+@pytest.mark.parametrize(
+    "line",
+    ["medsegkit cluster x --bogus 1", "medsegkit nosuch x", "medsegkit plugins list --format xml", "medsegkit prepare"],
+)
 def test_checker_catches_bad_commands(line):
     with pytest.raises((pytest.fail.Exception, AssertionError)):
         check_parses("test", line)

@@ -11,8 +11,9 @@ from medsegkit import metrics
 from medsegkit.cli import app
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.prepare import prepare
-from medsegkit.evaluation import EvalSettings, best_overlap, evaluate_run, resize_nearest, ssct_leak
 from medsegkit.errors import UsageError
+from medsegkit.evaluation import EvalSettings, best_overlap, evaluate_run, ssct_leak
+from medsegkit.imaging import resize_nearest
 from tests.conftest import save
 
 
@@ -130,7 +131,9 @@ def test_at_size_and_comparison_of_runs(runner, lesion_ds, tmp_path):
     ds = Dataset.open(lesion_ds)
     write_preds(tmp_path / "a", {c: ds.mask(c) for c in ds.case_ids("test")})
     write_preds(tmp_path / "b", {c: np.zeros((64, 64)) for c in ds.case_ids("test")})
-    result = invoke(runner, tmp_path / "a", tmp_path / "b", "--gt", lesion_ds, "--at-size", "32", "--out", tmp_path / "ev")
+    result = invoke(
+        runner, tmp_path / "a", tmp_path / "b", "--gt", lesion_ds, "--at-size", "32", "--out", tmp_path / "ev"
+    )
     assert result.exit_code == 0, result.output
     assert str(tmp_path / "a") in result.stdout and str(tmp_path / "b") in result.stdout
     assert "at 32x32 resolution" in result.stdout
@@ -148,7 +151,7 @@ def test_bad_predictions_and_options(runner, fundus_ds, lesion_ds, tmp_path):
     assert both.exit_code == 2 and "cannot be combined" in both.stderr
     nothing = invoke(runner, tmp_path / "nowhere", "--gt", lesion_ds)
     assert nothing.exit_code == 1 and "prediction folder not found" in nothing.stderr
-    with pytest.raises(UsageError, match="--select must be"):
+    with pytest.raises(ValueError, match="select must be"):
         EvalSettings(select="magic")  # type: ignore[arg-type]
     spaced = invoke(runner, fundus_ds, "--gt", fundus_ds, "--spacing", "0.5,0.25", "--out", tmp_path / "sp")
     assert spaced.exit_code == 0, spaced.output

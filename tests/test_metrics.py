@@ -95,9 +95,21 @@ def test_pixels_on_the_array_border_are_surface():
 @pytest.mark.parametrize(
     "pred, gt, expected",
     [
-        (canvas(), canvas(), dict(dice=1.0, hm=0.0, xor=0.0, hd=0.0, hd95=0.0, hd95_max=0.0, asd=0.0, assd=0.0, assd_mean=0.0)),
-        (canvas(), square(1, 1, 3), dict(dice=0.0, hm=1.0, xor=1.0, hd=None, hd95=None, hd95_max=None, asd=None, assd=None, assd_mean=None)),
-        (square(1, 1, 3), canvas(), dict(dice=0.0, hm=1.0, xor=None, hd=None, hd95=None, hd95_max=None, asd=None, assd=None, assd_mean=None)),
+        (
+            canvas(),
+            canvas(),
+            dict(dice=1.0, hm=0.0, xor=0.0, hd=0.0, hd95=0.0, hd95_max=0.0, asd=0.0, assd=0.0, assd_mean=0.0),
+        ),
+        (
+            canvas(),
+            square(1, 1, 3),
+            dict(dice=0.0, hm=1.0, xor=1.0, hd=None, hd95=None, hd95_max=None, asd=None, assd=None, assd_mean=None),
+        ),
+        (
+            square(1, 1, 3),
+            canvas(),
+            dict(dice=0.0, hm=1.0, xor=None, hd=None, hd95=None, hd95_max=None, asd=None, assd=None, assd_mean=None),
+        ),
     ],
     ids=["both-empty", "pred-empty", "gt-empty"],
 )

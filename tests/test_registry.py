@@ -8,7 +8,16 @@ from medsegkit import registry
 from medsegkit.cli import app
 from medsegkit.errors import MedsegkitError, UsageError
 
-BUILTIN_READERS = {"ph2", "dofe-fundus", "drishti-gs", "refuge", "origa", "folder", "synthetic-dermoscopy", "synthetic-fundus"}
+BUILTIN_READERS = {
+    "ph2",
+    "dofe-fundus",
+    "drishti-gs",
+    "refuge",
+    "origa",
+    "folder",
+    "synthetic-dermoscopy",
+    "synthetic-fundus",
+}
 
 READER_MODULE = {
     "extra_reader": """
@@ -28,7 +37,7 @@ def test_builtins_are_entry_points_of_medsegkit():
 
 
 def test_unknown_name_lists_known_names():
-    with pytest.raises(UsageError, match=r"unknown dataset 'nope'; known: .*dofe-fundus.*ph2"):
+    with pytest.raises(UsageError, match=r"unknown reader 'nope'; known: .*dofe-fundus.*ph2"):
         registry.load("datasets", "nope")
 
 
@@ -45,7 +54,11 @@ def test_loading_is_lazy_until_asked(fake_dist):
 
 
 def test_broken_plugin_is_reported_and_does_not_break_other_verbs(fake_dist, runner, tmp_path):
-    fake_dist("broken-plugin", "[medsegkit.datasets]\nbroken = broken_mod:Reader\n", {"broken_mod": "raise RuntimeError('boom at import')\n"})
+    fake_dist(
+        "broken-plugin",
+        "[medsegkit.datasets]\nbroken = broken_mod:Reader\n",
+        {"broken_mod": "raise RuntimeError('boom at import')\n"},
+    )
     result = runner.invoke(app, ["plugins", "list", "--format", "json"])
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.stdout)}
@@ -57,7 +70,9 @@ def test_broken_plugin_is_reported_and_does_not_break_other_verbs(fake_dist, run
     assert check.exit_code == 1
     assert "broken-plugin:broken" in check.stderr
 
-    made = runner.invoke(app, ["prepare", "synthetic-dermoscopy", "--count", "2", "--size", "32", "--out", str(tmp_path / "d")])
+    made = runner.invoke(
+        app, ["prepare", "synthetic-dermoscopy", "--count", "2", "--size", "32", "--out", str(tmp_path / "d")]
+    )
     assert made.exit_code == 0, made.output
 
     used = runner.invoke(app, ["prepare", "broken", "--out", str(tmp_path / "b")])
@@ -68,17 +83,27 @@ def test_broken_plugin_is_reported_and_does_not_break_other_verbs(fake_dist, run
 
 def test_collision_names_both_and_qualified_name_picks(fake_dist, runner, tmp_path):
     fake_dist("other-dist", "[medsegkit.datasets]\nsynthetic-dermoscopy = extra_reader:Reader\n", READER_MODULE)
-    with pytest.raises(UsageError, match=r"registered by both 'medsegkit' and 'other-dist'.*'medsegkit:synthetic-dermoscopy'"):
+    with pytest.raises(
+        UsageError, match=r"registered by both 'medsegkit' and 'other-dist'.*'medsegkit:synthetic-dermoscopy'"
+    ):
         registry.resolve("datasets", "synthetic-dermoscopy")
     assert registry.resolve("datasets", "other-dist:synthetic-dermoscopy").dist == "other-dist"
     assert registry.resolve("datasets", "medsegkit:synthetic-dermoscopy").dist == "medsegkit"
 
-    bare = runner.invoke(app, ["prepare", "synthetic-dermoscopy", "--count", "1", "--size", "32", "--out", str(tmp_path / "a")])
+    bare = runner.invoke(
+        app, ["prepare", "synthetic-dermoscopy", "--count", "1", "--size", "32", "--out", str(tmp_path / "a")]
+    )
     assert bare.exit_code == 2
     assert "other-dist" in bare.stderr and "medsegkit" in bare.stderr
-    picked = runner.invoke(app, ["prepare", "other-dist:synthetic-dermoscopy", "--count", "1", "--size", "32", "--out", str(tmp_path / "b")])
+    picked = runner.invoke(
+        app,
+        ["prepare", "other-dist:synthetic-dermoscopy", "--count", "1", "--size", "32", "--out", str(tmp_path / "b")],
+    )
     assert picked.exit_code == 0, picked.output
-    assert json.loads((tmp_path / "b" / "dataset.json").read_text())["source"]["reader"] == "other-dist:synthetic-dermoscopy"
+    assert (
+        json.loads((tmp_path / "b" / "dataset.json").read_text())["source"]["reader"]
+        == "other-dist:synthetic-dermoscopy"
+    )
 
     listed = runner.invoke(app, ["plugins", "list", "--format", "json"])
     statuses = [r for r in json.loads(listed.stdout) if r["name"] == "synthetic-dermoscopy"]

@@ -90,6 +90,10 @@ class Dataset:
             raise UsageError(f"dataset {self.name!r} has no split {split!r}; it has {', '.join(self.splits)}")
         return list(self.splits[split])
 
+    def split_or_all(self, preferred: str) -> str:
+        """``preferred`` when the dataset has that split, else ``"all"`` (layouts without splits)."""
+        return preferred if preferred in self.splits else "all"
+
     def image_path(self, case_id: str) -> Path:
         return self.root / self.manifest["cases"][case_id]["image"]
 

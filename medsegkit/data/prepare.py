@@ -10,32 +10,18 @@ from typing import Any
 from medsegkit import registry
 from medsegkit.data.canonical import Progress, write_dataset
 from medsegkit.data.readers.base import DatasetReader
-from medsegkit.errors import MedsegkitError, UsageError
+from medsegkit.errors import UsageError
 
 
 def make_reader(kind: str, options: Mapping[str, Any]) -> DatasetReader:
-    """Instantiate the reader registered as ``kind`` in ``medsegkit.datasets`` with user options."""
-    factory = registry.load("datasets", kind)
-    if not (isinstance(factory, type) and issubclass(factory, DatasetReader)):
-        raise MedsegkitError(f"dataset reader {kind!r} ({factory!r}) is not a medsegkit DatasetReader subclass")
-    return factory.from_options(options)
+    """Instantiate the reader registered as ``kind`` in ``medsegkit.readers`` with user options."""
+    return registry.load("readers", kind).from_options(options)
 
 
 def _takes(kind: str, option: str) -> bool:
     """Whether reader ``kind`` has an option called ``option``."""
-    options = getattr(registry.load("datasets", kind), "Options", None)
+    options = getattr(registry.load("readers", kind), "Options", None)
     return is_dataclass(options) and option in {f.name for f in fields(options)}
-
-
-def parse_extra_options(pairs: list[str], flag: str = "--opt") -> dict[str, str]:
-    """Turn repeated ``--opt key=value`` into a dict (``key`` with dashes or underscores)."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"{flag} expects key=value, got {pair!r}")
-        out[key.strip().replace("-", "_")] = value.strip()
-    return out
 
 
 def prepare(

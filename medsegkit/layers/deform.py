@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def deform_conv2d_sampled(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+def deform_conv2d_sampled(
+    x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """Modulated deformable 3x3-style convolution, stride 1, "same" padding, computed with ``grid_sample``.
 
     The same operator as ``torchvision.ops.deform_conv2d(x, offset, weight, bias, padding=k//2, mask=mask)``
@@ -61,7 +63,13 @@ class DeformConv2d(nn.Module):
         ``(B, C_in, H, W)`` -> ``(B, C_out, H, W)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, impl: Literal["sampled", "torchvision"] = "sampled") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        impl: Literal["sampled", "torchvision"] = "sampled",
+    ) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"DeformConv2d supports odd kernel sizes, got {kernel_size}")

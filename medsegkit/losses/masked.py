@@ -11,7 +11,7 @@ class MaskedBCELoss(nn.Module):
     """``Σ w · (1 − p_t)^γ · BCE(logits, target) / Σ w``: only pixels kept by denoising (w = 1) count;
     ``γ > 0`` adds the focal factor (Lin et al., ICCV 2017) that down-weights easy pixels.
 
-    Shape: logits, target and weight ``(B, S, H, W)`` -> scalar.
+    Shape: logits, target and weight ``(B, S, H, W)`` -> scalar; without ``weight`` every pixel counts.
     """
 
     def __init__(self, gamma: float = 0.0) -> None:
@@ -20,8 +20,10 @@ class MaskedBCELoss(nn.Module):
             raise ValueError(f"focal gamma must be >= 0, got {gamma}")
         self.gamma = gamma
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        if weight is None:
+            weight = torch.ones_like(loss)
         if self.gamma:
             p = torch.sigmoid(logits)
             p_t = p * target + (1 - p) * (1 - target)

@@ -37,7 +37,9 @@ def _encoder_weights(encoder: str, weights: str | None) -> tuple[str | None, Pat
         return "imagenet", None
     path = Path(weights)
     if not path.is_file():
-        raise UsageError(f"--encoder-weights must be none, imagenet (from the local cache) or a state-dict file, got {weights!r}")
+        raise UsageError(
+            f"--encoder-weights must be none, imagenet (from the local cache) or a state-dict file, got {weights!r}"
+        )
     return None, path
 
 
@@ -78,9 +80,14 @@ class DeepLabV3Plus(nn.Module):
                 classes=classes,
             )
         except (KeyError, ValueError) as exc:
-            raise UsageError(f"--encoder {encoder!r} is not an encoder segmentation-models-pytorch knows ({exc})") from None
+            raise UsageError(
+                f"--encoder {encoder!r} is not an encoder segmentation-models-pytorch knows ({exc})"
+            ) from None
         except OSError as exc:
-            raise DataError(f"ImageNet weights for {encoder!r} are not in the local cache and medsegkit does not download; pass a state-dict file ({type(exc).__name__})") from None
+            raise DataError(
+                f"ImageNet weights for {encoder!r} are not in the local cache and medsegkit does not "
+                f"download; pass a state-dict file ({type(exc).__name__})"
+            ) from None
         finally:
             offline()
         if state_file is not None:

@@ -3,7 +3,7 @@ Transformation", ICCV 2023 workshops): a small per-image clustering network."""
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -11,15 +11,6 @@ from torch import nn
 
 from medsegkit.layers.deform import DeformConv2d
 from medsegkit.layers.stn import SpatialTransformer, invert_affine, warp
-
-
-class S3Output(NamedTuple):
-    """``logits`` ``(B, K, H, W)`` cluster scores; ``aux`` ``(B, K, h, w)`` auxiliary head scores;
-    ``theta`` ``(B, 2, 3)`` the spatial transformer's affine (identity when there is none)."""
-
-    logits: torch.Tensor
-    aux: torch.Tensor
-    theta: torch.Tensor | None
 
 
 class AttentionBlock(nn.Module):
@@ -57,7 +48,9 @@ class S3Net(nn.Module):
         deform_impl: ``sampled`` or ``torchvision`` (the same operator; see ``DeformConv2d``).
 
     Shape:
-        ``(B, 3, H, W)`` -> :class:`S3Output` with logits ``(B, K, H, W)``.
+        ``(B, 3, H, W)`` -> logits ``(B, K, H, W)``. :meth:`forward_with_extras` also returns the
+        auxiliary head's scores ``aux`` ``(B, K, h, w)`` and the spatial transformer's ``theta``
+        ``(B, 2, 3)`` (absent without one), the models contract's path for extra outputs.
     """
 
     def __init__(
@@ -80,31 +73,46 @@ class S3Net(nn.Module):
             raise ValueError(f"S3Net needs channels >= 2 and num_blocks >= 0, got {channels} and {num_blocks}")
         k = num_clusters or channels
         self.stn = SpatialTransformer(in_channels) if stn else None
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, stride=stem_stride, padding=1), nn.BatchNorm2d(channels))
-        self.blocks = nn.Sequential(*(AttentionBlock(channels, create_attention(attention, channels)) for _ in range(num_blocks)))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 3, stride=stem_stride, padding=1), nn.BatchNorm2d(channels)
+        )
+        self.blocks = nn.Sequential(
+            *(AttentionBlock(channels, create_attention(attention, channels)) for _ in range(num_blocks))
+        )
         self.aux_head = nn.Sequential(nn.Conv2d(channels, k, 1), nn.BatchNorm2d(k))
         self.deform = nn.Sequential(DeformConv2d(channels, channels, 3, impl=deform_impl), nn.BatchNorm2d(channels))
         self.head = nn.Sequential(nn.Conv2d(channels, k, 1), nn.BatchNorm2d(k))
 
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.blocks(self.stem(x))
-        return features, self.aux_head(features)
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.stem(x))
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.deform(features))
 
-    def forward(self, x: torch.Tensor) -> S3Output:
+    def _run(self, x: torch.Tensor, extras: dict[str, torch.Tensor] | None) -> torch.Tensor:
         theta = None
         if self.stn is not None:
             theta = self.stn(x)
             x = warp(x, theta)
-        features, aux = self.forward_features(x)
+        features = self.forward_features(x)
+        if extras is not None:
+            extras["aux"] = self.aux_head(features)
+            if theta is not None:
+                extras["theta"] = theta
         logits = self.forward_head(features)
         if logits.shape[-2:] != x.shape[-2:]:
             logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
         if theta is not None:
             logits = warp(logits, invert_affine(theta))
-        return S3Output(logits, aux, theta)
+        return logits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x, None)
+
+    def forward_with_extras(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Logits and ``{"aux": ..., "theta": ...}`` (``theta`` only with a spatial transformer)."""
+        extras: dict[str, torch.Tensor] = {}
+        return self._run(x, extras), extras
 
 
 def s3net(**kwargs) -> S3Net:

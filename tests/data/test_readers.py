@@ -234,11 +234,11 @@ def test_bad_input_through_the_cli_is_one_line(runner, tmp_path):
 
 
 def test_reader_rejects_options_it_does_not_take():
-    with pytest.raises(UsageError, match=r"reader 'ph2' does not take --crop-size; it takes no options"):
+    with pytest.raises(UsageError, match=r"reader 'ph2' does not take crop_size; it takes no options"):
         make_reader("ph2", {"crop_size": 3})
-    with pytest.raises(UsageError, match=r"--domain must be one of 1, 2, 3, 4, got 9"):
+    with pytest.raises(UsageError, match=r"domain must be one of 1, 2, 3, 4, got 9"):
         make_reader("dofe-fundus", {"domain": 9})
-    with pytest.raises(UsageError, match=r"--min-experts expects int, got 'x'"):
+    with pytest.raises(UsageError, match=r"min_experts expects int, got 'x'"):
         make_reader("drishti-gs", {"min_experts": "x"})
 
 

@@ -26,12 +26,17 @@ def test_sampled_deform_conv_equals_torchvision(shape):
 
 def test_sampled_deform_conv_gradients_match():
     torch.manual_seed(1)
-    args = [torch.randn(1, 3, 6, 6, dtype=torch.float64), torch.randn(1, 18, 6, 6, dtype=torch.float64) * 0.7, torch.randn(4, 3, 3, 3, dtype=torch.float64), torch.rand(1, 9, 6, 6, dtype=torch.float64)]
+    args = [
+        torch.randn(1, 3, 6, 6, dtype=torch.float64),
+        torch.randn(1, 18, 6, 6, dtype=torch.float64) * 0.7,
+        torch.randn(4, 3, 3, 3, dtype=torch.float64),
+        torch.rand(1, 9, 6, 6, dtype=torch.float64),
+    ]
     ours = [a.clone().requires_grad_() for a in args]
     ref = [a.clone().requires_grad_() for a in args]
     deform_conv2d_sampled(*ours).sum().backward()
     deform_conv2d(ref[0], ref[1], ref[2], padding=1, mask=ref[3]).sum().backward()
-    for a, r in zip(ours, ref):
+    for a, r in zip(ours, ref, strict=True):
         torch.testing.assert_close(a.grad, r.grad)
 
 

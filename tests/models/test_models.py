@@ -18,10 +18,6 @@ CASES: dict[str, tuple[dict, list[tuple[int, int, int, int]], int]] = {
 CORE = [c.name for c in registry.components("models") if c.dist == "medsegkit"]
 
 
-def logits_of(out):
-    return out.logits if hasattr(out, "logits") else out
-
-
 @pytest.mark.parametrize("name", CORE)
 class TestModel:
     def make(self, name: str, **kwargs) -> torch.nn.Module:
@@ -31,14 +27,20 @@ class TestModel:
 
     def test_forward_shape_and_finite(self, name):
         for shape in CASES[name][1]:
-            logits = logits_of(self.make(name)(torch.rand(*shape)))
+            logits = self.make(name)(torch.rand(*shape))
+            assert isinstance(logits, torch.Tensor)  # the models contract: extras never in forward
             assert logits.shape == (shape[0], CASES[name][2], *shape[2:])
             assert torch.isfinite(logits).all()
 
     def test_every_parameter_gets_a_gradient(self, name):
         model = self.make(name)
-        out = model(torch.rand(*CASES[name][1][0]))
-        loss = logits_of(out).softmax(1).std() + (out.aux.mean() if hasattr(out, "aux") else 0)
+        x = torch.rand(*CASES[name][1][0])
+        if hasattr(model, "forward_with_extras"):
+            logits, extras = model.forward_with_extras(x)
+            torch.testing.assert_close(logits, model(x))
+            loss = logits.softmax(1).std() + sum(v.mean() for v in extras.values())
+        else:
+            loss = model(x).softmax(1).std()
         loss.backward()
         missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
         assert not missing, missing
@@ -49,14 +51,16 @@ class TestModel:
         for _ in range(2):
             model = self.make(name)
             torch.manual_seed(1)  # dropout draws
-            outputs.append(logits_of(model(x)))
+            outputs.append(model(x))
         torch.testing.assert_close(outputs[0], outputs[1])
 
 
 @pytest.mark.parametrize("name", ["s3net", "s3net-stn"])
 def test_s3net_options(name):
     half = create_model(name, channels=8, num_blocks=1, stem_stride=2, num_clusters=5)
-    assert half(torch.rand(1, 3, 32, 32)).logits.shape == (1, 5, 32, 32)
+    assert half(torch.rand(1, 3, 32, 32)).shape == (1, 5, 32, 32)
+    _, extras = half.forward_with_extras(torch.rand(1, 3, 32, 32))
+    assert extras["aux"].shape == (1, 5, 16, 16) and ("theta" in extras) == (name == "s3net-stn")
     with pytest.raises(ValueError, match="stem_stride 1 or 2"):
         create_model(name, channels=8, stem_stride=4)
 

@@ -21,7 +21,7 @@ class DoFEOptions:
 
     def __post_init__(self) -> None:
         if self.domain is not None and self.domain not in DOMAINS:
-            raise ValueError(f"--domain must be one of {', '.join(map(str, DOMAINS))}, got {self.domain}")
+            raise ValueError(f"domain must be one of {', '.join(map(str, DOMAINS))}, got {self.domain}")
 
 
 class DoFEReader(DatasetReader):

@@ -30,11 +30,11 @@ class DrishtiOptions:
 
     def __post_init__(self) -> None:
         if self.crop_size < 16:
-            raise ValueError(f"--crop-size must be at least 16 pixels, got {self.crop_size}")
+            raise ValueError(f"crop_size must be at least 16 pixels, got {self.crop_size}")
         if self.resize is not None and self.resize < 16:
-            raise ValueError(f"--resize must be at least 16 pixels, got {self.resize}")
+            raise ValueError(f"resize must be at least 16 pixels, got {self.resize}")
         if not 1 <= self.min_experts <= EXPERTS:
-            raise ValueError(f"--min-experts must be between 1 and {EXPERTS}, got {self.min_experts}")
+            raise ValueError(f"min_experts must be between 1 and {EXPERTS}, got {self.min_experts}")
 
 
 def expert_vote(soft: np.ndarray, min_experts: int) -> np.ndarray:

@@ -22,9 +22,9 @@ def parse_mask_map(text: str) -> dict[int, int]:
                 raise ValueError
             key, value = int(raw), int(label)
         except ValueError:
-            raise ValueError(f"--mask-map expects 'raw:label' pairs such as '0:0,255:1', got {text!r}") from None
+            raise ValueError(f"mask_map expects 'raw:label' pairs such as '0:0,255:1', got {text!r}") from None
         if not (0 <= key <= 255 and 0 <= value <= 255):
-            raise ValueError(f"--mask-map values must lie in 0..255, got {item.strip()!r}")
+            raise ValueError(f"mask_map values must lie in 0..255, got {item.strip()!r}")
         mapping[key] = value
     return mapping
 
@@ -38,7 +38,7 @@ class FolderOptions:
         labels = set(parse_mask_map(self.mask_map).values())
         allowed = TASKS[self.task].values
         if not labels <= allowed:
-            raise ValueError(f"--mask-map maps to label(s) {sorted(labels - allowed)} outside the {self.task} labels {sorted(allowed)}")
+            raise ValueError(f"mask_map maps to label(s) {sorted(labels - allowed)} outside the {self.task} labels {sorted(allowed)}")
 
 
 class FolderReader(DatasetReader):

@@ -38,7 +38,7 @@ class RefugeOptions:
         for name in ("crop_size", "resize"):
             value = getattr(self, name)
             if value is not None and value < 16:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 16 pixels, got {value}")
+                raise ValueError(f"{name} must be at least 16 pixels, got {value}")
 
 
 class RefugeReader(DatasetReader):

@@ -58,11 +58,11 @@ class SyntheticOptions:
 
     def __post_init__(self) -> None:
         if self.count < 1:
-            raise ValueError(f"--count must be at least 1, got {self.count}")
+            raise ValueError(f"count must be at least 1, got {self.count}")
         if not 32 <= self.size <= 4096:
-            raise ValueError(f"--size must be between 32 and 4096 pixels, got {self.size}")
+            raise ValueError(f"size must be between 32 and 4096 pixels, got {self.size}")
         if not 0.0 <= self.test_fraction < 1.0:
-            raise ValueError(f"--test-fraction must be in [0, 1), got {self.test_fraction}")
+            raise ValueError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
 
 
 class SyntheticReader(DatasetReader):

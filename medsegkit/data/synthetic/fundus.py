@@ -41,7 +41,7 @@ class FundusOptions(SyntheticOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.style not in STYLES:
-            raise ValueError(f"--style must be one of {', '.join(STYLES)}, got {self.style!r}")
+            raise ValueError(f"style must be one of {', '.join(STYLES)}, got {self.style!r}")
 
 
 class SyntheticFundus(SyntheticReader):

@@ -17,7 +17,10 @@ SPLITS = {"Training": "train", "Validation": "validation", "Test": "test"}
 
 class ISIC2018Reader(DatasetReader):
     task = LESION
-    layout = "ISIC 2018 task 1: 'ISIC2018_Task1-2_<Split>_Input/ISIC_*.jpg' and 'ISIC2018_Task1_<Split>_GroundTruth/ISIC_*_segmentation.png'"
+    layout = (
+        "ISIC 2018 task 1: 'ISIC2018_Task1-2_<Split>_Input/ISIC_*.jpg' and "
+        "'ISIC2018_Task1_<Split>_GroundTruth/ISIC_*_segmentation.png'"
+    )
     default_name = "isic2018"
 
     def scan(self, src: Path | None) -> list[CaseSource]:

@@ -24,22 +24,40 @@ def _fresh(monkeypatch):
 def test_parts_are_listed_with_their_distribution():
     result = CliRunner().invoke(app, ["plugins", "list", "--format", "json"])
     rows = {(r["kind"], r["name"]): r for r in json.loads(result.stdout)}
-    for key in (("attention", "se"), ("losses", "soft-dice"), ("datasets", "isic2018")):
+    for key in (("attention", "se"), ("losses", "soft-dice"), ("readers", "isic2018")):
         assert rows[key]["distribution"] == "medsegkit-extras" and rows[key]["status"] == "ok"
 
 
 def test_se_attention_in_s3net():
     model = create_model("s3net", channels=8, num_blocks=1, attention="se")
-    out = model(torch.rand(1, 3, 32, 32))
-    (out.logits.std() + out.aux.mean()).backward()
+    logits, extras = model.forward_with_extras(torch.rand(1, 3, 32, 32))
+    (logits.std() + extras["aux"].mean()).backward()
     assert all(p.grad is not None for p in model.parameters())
 
 
 def test_cluster_with_se_and_unknown_without_plugins(tmp_path, monkeypatch):
     runner = CliRunner()
     data = tmp_path / "d"
-    assert runner.invoke(app, ["prepare", "synthetic-dermoscopy", "--count", "2", "--size", "32", "--out", str(data)]).exit_code == 0
-    args = ["cluster", str(data), "--attention", "se", "--size", "32", "--set", "channels=8", "--max-iter", "2", "--set", "min_iter=1"]
+    assert (
+        runner.invoke(
+            app, ["prepare", "synthetic-dermoscopy", "--count", "2", "--size", "32", "--out", str(data)]
+        ).exit_code
+        == 0
+    )
+    args = [
+        "cluster",
+        str(data),
+        "--attention",
+        "se",
+        "--size",
+        "32",
+        "--set",
+        "channels=8",
+        "--max-iter",
+        "2",
+        "--set",
+        "min_iter=1",
+    ]
     ok = runner.invoke(app, [*args, "--out", str(tmp_path / "se")])
     assert ok.exit_code == 0, ok.output
     monkeypatch.setenv("MEDSEGKIT_DISABLE_PLUGINS", "1")
@@ -70,7 +88,10 @@ def test_isic2018_reader(tmp_path, monkeypatch):
     mask = np.zeros((20, 30), np.uint8)
     mask[5:15, 5:20] = 255
     for split in ("Training", "Validation"):
-        write(src / f"ISIC2018_Task1-2_{split}_Input" / f"ISIC_000000{len(split) % 10}.jpg", np.full((20, 30, 3), 120, np.uint8))
+        write(
+            src / f"ISIC2018_Task1-2_{split}_Input" / f"ISIC_000000{len(split) % 10}.jpg",
+            np.full((20, 30, 3), 120, np.uint8),
+        )
         write(src / f"ISIC2018_Task1_{split}_GroundTruth" / f"ISIC_000000{len(split) % 10}_segmentation.png", mask)
     result = runner.invoke(app, ["prepare", "isic2018", str(src), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
@@ -83,7 +104,7 @@ def test_isic2018_reader(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDSEGKIT_DISABLE_PLUGINS", "1")
     registry.refresh()
     missing = runner.invoke(app, ["prepare", "isic2018", str(src), "--out", str(tmp_path / "none")])
-    assert missing.exit_code == 2 and "unknown dataset 'isic2018'; known: " in missing.stderr
+    assert missing.exit_code == 2 and "unknown reader 'isic2018'; known: " in missing.stderr
     with pytest.raises(DataError, match="no cases found"):
         from medsegkit_extras.isic import ISIC2018Reader
 
@@ -94,12 +115,56 @@ def test_isic2018_reader(tmp_path, monkeypatch):
 def test_soft_dice_in_adapt_and_se_in_the_similarity_head(tmp_path, monkeypatch):
     runner = CliRunner()
     a, b = tmp_path / "a", tmp_path / "b"
-    assert runner.invoke(app, ["prepare", "synthetic-fundus", "--count", "4", "--size", "48", "--out", str(a)]).exit_code == 0
-    assert runner.invoke(app, ["prepare", "synthetic-fundus", "--style", "b", "--count", "4", "--size", "48", "--out", str(b)]).exit_code == 0
-    made = runner.invoke(app, ["pretrain-source", "--domain", str(a), "--size", "32", "--epochs", "1", "--batch-size", "2", "--out", str(tmp_path / "src")])
+    assert (
+        runner.invoke(app, ["prepare", "synthetic-fundus", "--count", "4", "--size", "48", "--out", str(a)]).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(
+            app, ["prepare", "synthetic-fundus", "--style", "b", "--count", "4", "--size", "48", "--out", str(b)]
+        ).exit_code
+        == 0
+    )
+    made = runner.invoke(
+        app,
+        [
+            "pretrain-source",
+            "--domain",
+            str(a),
+            "--size",
+            "32",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--out",
+            str(tmp_path / "src"),
+        ],
+    )
     assert made.exit_code == 0, made.output
-    args = ["adapt", "--from", "a", "--to", str(b), "--source", str(tmp_path / "src" / "best.pt"), "--loss", "soft-dice", "--epochs", "1",
-            "--batch-size", "2", "--passes", "2", "--set", "head_iters=2", "--set", "radius=1", "--set", "attention=se"]
+    args = [
+        "adapt",
+        "--from",
+        "a",
+        "--to",
+        str(b),
+        "--source",
+        str(tmp_path / "src" / "best.pt"),
+        "--loss",
+        "soft-dice",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--passes",
+        "2",
+        "--set",
+        "head_iters=2",
+        "--set",
+        "radius=1",
+        "--set",
+        "attention=se",
+    ]
     ok = runner.invoke(app, [*args, "--out", str(tmp_path / "ad")])
     assert ok.exit_code == 0, ok.output
     assert json.loads((tmp_path / "ad" / "refine" / "manifest.json").read_text())["config"]["attention"] == "se"

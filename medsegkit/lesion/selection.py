@@ -8,26 +8,10 @@ keeps the largest component, fills holes) and scores it; the best-scoring mask w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import ndimage
 
-
-@dataclass(frozen=True)
-class BlindConfig:
-    """Weights of the selection score ``contrast − border·w_b − offcentre·w_c`` (−∞ outside the area range).
-
-    ``contrast`` compares the mask with a thin ring around it (``ring_width`` of the image side), in
-    units of the image's grey-level standard deviation: a lesion's boundary is where skin begins.
-    """
-
-    border_weight: float = 1.0
-    centre_weight: float = 0.5
-    min_area: float = 0.005
-    max_area: float = 0.9
-    corner_border_share: float = 0.0
-    ring_width: float = 0.03
+from medsegkit.lesion.config import SelectionConfig
 
 
 def _border_band(shape: tuple[int, int], width: int) -> np.ndarray:
@@ -36,7 +20,7 @@ def _border_band(shape: tuple[int, int], width: int) -> np.ndarray:
     return band
 
 
-def clean(mask: np.ndarray, config: BlindConfig = BlindConfig()) -> np.ndarray:
+def clean(mask: np.ndarray, config: SelectionConfig = SelectionConfig()) -> np.ndarray:
     """Drop border-hugging off-centre components, keep the largest remaining one, fill its holes.
 
     Empty when every component is a border-hugging off-centre one (vignetting, not a lesion).
@@ -58,7 +42,7 @@ def clean(mask: np.ndarray, config: BlindConfig = BlindConfig()) -> np.ndarray:
     return ndimage.binary_fill_holes(labels == best)
 
 
-def score(mask: np.ndarray, grey: np.ndarray, config: BlindConfig = BlindConfig()) -> float:
+def score(mask: np.ndarray, grey: np.ndarray, config: SelectionConfig = SelectionConfig()) -> float:
     """Higher is more lesion-like; ``-inf`` for an empty, tiny or image-filling mask."""
     area = mask.mean()
     if area < config.min_area or area > config.max_area:
@@ -75,7 +59,9 @@ def score(mask: np.ndarray, grey: np.ndarray, config: BlindConfig = BlindConfig(
     return float(contrast - config.border_weight * border - config.centre_weight * offcentre)
 
 
-def select_foreground(image: np.ndarray, clusters: np.ndarray, config: BlindConfig = BlindConfig()) -> np.ndarray:
+def select_foreground(
+    image: np.ndarray, clusters: np.ndarray, config: SelectionConfig = SelectionConfig()
+) -> np.ndarray:
     """The lesion mask ``(H, W)`` bool chosen from a cluster map ``(H, W)`` of an ``(H, W, 3)`` uint8 image."""
     grey = image.astype(np.float64).mean(axis=2)
     values = np.unique(clusters)

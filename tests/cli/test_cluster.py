@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from medsegkit.cli import app
-from medsegkit.clustering import Shard, make_method, run_cluster
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import read_labels, read_rgb
 from medsegkit.data.prepare import prepare
 from medsegkit.errors import UsageError
-from medsegkit.methods.kmeans import KMeansMethod
+from medsegkit.lesion.clusterer import make_clusterer
+from medsegkit.lesion.config import ClusterRunConfig
+from medsegkit.lesion.kmeans import KMeansClusterer
+from medsegkit.lesion.runner import Shard, run_cluster
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +26,17 @@ def derm(tmp_path_factory) -> Path:
     return out
 
 
+RUN48 = ClusterRunConfig(size=48, seed=0)
+
+
 def outputs(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((folder / "masks").glob("*.png"))}
 
 
 def test_kmeans_cluster_then_evaluate(runner, derm, tmp_path):
-    result = runner.invoke(app, ["cluster", str(derm), "--method", "kmeans", "--size", "48", "--out", str(tmp_path / "km")])
+    result = runner.invoke(
+        app, ["cluster", str(derm), "--method", "kmeans", "--size", "48", "--out", str(tmp_path / "km")]
+    )
     assert result.exit_code == 0, result.output
     assert "6/6 images done" in result.stdout
     ds = Dataset.open(derm)
@@ -41,12 +48,14 @@ def test_kmeans_cluster_then_evaluate(runner, derm, tmp_path):
     manifest = json.loads((tmp_path / "km" / "manifest.json").read_text())
     assert manifest["finished"] == 6 and manifest["method"] == "kmeans" and manifest["config"]["num_clusters"] == 2
     assert "num_clusters = 2" in (tmp_path / "km" / "config.toml").read_text()
-    scored = runner.invoke(app, ["evaluate", str(tmp_path / "km"), "--gt", str(derm), "--split", "all", "--out", str(tmp_path / "ev")])
+    scored = runner.invoke(
+        app, ["evaluate", str(tmp_path / "km"), "--gt", str(derm), "--split", "all", "--out", str(tmp_path / "ev")]
+    )
     assert scored.exit_code == 0, scored.output
 
 
 def test_resume_after_interruption(derm, tmp_path, monkeypatch):
-    method = KMeansMethod()
+    method = KMeansClusterer()
     calls: list[int] = []
     original = method.segment
 
@@ -58,31 +67,31 @@ def test_resume_after_interruption(derm, tmp_path, monkeypatch):
 
     monkeypatch.setattr(method, "segment", flaky)
     with pytest.raises(KeyboardInterrupt):
-        run_cluster(derm, tmp_path / "run", "kmeans", method, 48, seed=0)
+        run_cluster(derm, tmp_path / "run", "kmeans", method, RUN48)
     done = sorted(p.stem for p in (tmp_path / "run" / "cases").glob("*.json"))
     assert len(done) == 3
     assert not list((tmp_path / "run").rglob(".*tmp*"))  # no half-written file left behind
     calls.clear()
-    manifest = run_cluster(derm, tmp_path / "run", "kmeans", method, 48, seed=0)
+    manifest = run_cluster(derm, tmp_path / "run", "kmeans", method, RUN48)
     assert len(calls) == 3 and manifest["finished"] == 6  # only the unfinished images ran again
-    fresh = run_cluster(derm, tmp_path / "fresh", "kmeans", KMeansMethod(), 48, seed=0)
+    fresh = run_cluster(derm, tmp_path / "fresh", "kmeans", KMeansClusterer(), RUN48)
     assert fresh["finished"] == 6
     assert outputs(tmp_path / "run") == outputs(tmp_path / "fresh")
 
 
 def test_shards_cover_every_image_once_and_match_a_single_run(derm, tmp_path):
-    single = run_cluster(derm, tmp_path / "single", "kmeans", KMeansMethod(), 48, seed=0)
+    single = run_cluster(derm, tmp_path / "single", "kmeans", KMeansClusterer(), RUN48)
     seen: list[str] = []
     for i in range(3):
         shard_out = tmp_path / f"shard{i}"
-        manifest = run_cluster(derm, shard_out, "kmeans", KMeansMethod(), 48, seed=0, shard=Shard(i, 3))
+        manifest = run_cluster(derm, shard_out, "kmeans", KMeansClusterer(), RUN48, shard=Shard(i, 3))
         seen += [c["case"] for c in manifest["cases"]]
         for name, data in outputs(shard_out).items():
             assert (tmp_path / "single" / "masks" / name).read_bytes() == data
     assert sorted(seen) == sorted(c["case"] for c in single["cases"]) and len(seen) == len(set(seen)) == 6
     shared = tmp_path / "shared"
     for i in range(2):
-        manifest = run_cluster(derm, shared, "kmeans", KMeansMethod(), 48, seed=0, shard=Shard(i, 2))
+        manifest = run_cluster(derm, shared, "kmeans", KMeansClusterer(), RUN48, shard=Shard(i, 2))
     assert manifest["finished"] == 6  # the manifest merges every shard's finished images
 
 
@@ -99,7 +108,10 @@ def test_shard_parsing(monkeypatch):
 def test_s3_through_the_cli_with_a_toml_config(runner, derm, tmp_path):
     config = tmp_path / "s3.toml"
     config.write_text("channels = 8\nnum_blocks = 1\nmax_iter = 2\nmin_iter = 1\n")
-    result = runner.invoke(app, ["cluster", str(derm), "--config", str(config), "--lr", "0.1", "--size", "32", "--out", str(tmp_path / "s3")])
+    result = runner.invoke(
+        app,
+        ["cluster", str(derm), "--config", str(config), "--lr", "0.1", "--size", "32", "--out", str(tmp_path / "s3")],
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "s3" / "manifest.json").read_text())
     assert manifest["config"]["channels"] == 8 and manifest["config"]["lr"] == 0.1
@@ -107,17 +119,19 @@ def test_s3_through_the_cli_with_a_toml_config(runner, derm, tmp_path):
 
 
 def test_plain_folder_of_images(runner, derm, tmp_path):
-    result = runner.invoke(app, ["cluster", str(derm / "images"), "--method", "kmeans", "--size", "32", "--out", str(tmp_path / "p")])
+    result = runner.invoke(
+        app, ["cluster", str(derm / "images"), "--method", "kmeans", "--size", "32", "--out", str(tmp_path / "p")]
+    )
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "p" / "masks").glob("*.png"))) == 6
 
 
 def test_errors(runner, derm, tmp_path):
     cases = [
-        (["cluster", str(derm), "--method", "magic"], 2, "unknown method 'magic'; known: kmeans, s3, s3-stn"),
+        (["cluster", str(derm), "--method", "magic"], 2, "unknown clusterer 'magic'; known: kmeans, s3, s3-stn"),
         (["cluster", str(derm), "--shard", "3/2"], 2, "--shard i/N needs"),
-        (["cluster", str(derm), "--device", "tpu"], 2, "--device must be"),
-        (["cluster", str(derm), "--set", "widgets=1"], 2, "does not take --widgets"),
+        (["cluster", str(derm), "--device", "tpu"], 2, "--device must be auto, cpu"),
+        (["cluster", str(derm), "--set", "widgets=1"], 2, "does not take widgets"),
         (["cluster", str(tmp_path / "none")], 2, "dataset"),
     ]
     for args, code, message in cases:
@@ -130,23 +144,33 @@ def test_errors(runner, derm, tmp_path):
     assert other.exit_code == 2 and "holds a run with other settings" in other.stderr
 
 
-def test_make_method_rejects_non_clustering_plugins(fake_dist):
+def test_make_clusterer_rejects_a_plugin_that_breaks_the_contract(fake_dist, runner, derm, tmp_path):
+    # registered under the group of earlier releases: still found, and still checked
     fake_dist("odd-dist", "[medsegkit.methods]\nodd = odd_mod:Thing\n", {"odd_mod": "class Thing:\n    pass\n"})
-    with pytest.raises(UsageError, match="not a clustering method"):
-        make_method("odd", None, {})
+    with pytest.raises(UsageError, match="clusterers 'odd' breaks the clusterers contract"):
+        make_clusterer("odd", None, {})
+    result = runner.invoke(app, ["cluster", str(derm), "-m", "odd", "--out", str(tmp_path / "odd")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: clusterers 'odd' breaks")
+    assert not (tmp_path / "odd").exists()
 
 
 def test_mask_refinement_is_recorded_and_can_be_switched_off(runner, derm, tmp_path):
     on, off = tmp_path / "on", tmp_path / "off"
     assert runner.invoke(app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(on)]).exit_code == 0
-    result = runner.invoke(app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(off), "--no-refine-mask"])
+    result = runner.invoke(
+        app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(off), "--no-refine-mask"]
+    )
     assert result.exit_code == 0, result.output
     refined, plain = (json.loads((d / "manifest.json").read_text()) for d in (on, off))
     assert refined["refine_mask"]["margin"] > 0 and plain["refine_mask"] is None
     # without refinement the mask is the selector's choice; the cluster maps never change
     assert all(c["mask_fraction"] == c["selected_fraction"] for c in plain["cases"])
     assert [c["selected_fraction"] for c in refined["cases"]] == [c["selected_fraction"] for c in plain["cases"]]
-    assert {p.name: p.read_bytes() for p in (on / "clusters").glob("*.png")} == {p.name: p.read_bytes() for p in (off / "clusters").glob("*.png")}
+    assert {p.name: p.read_bytes() for p in (on / "clusters").glob("*.png")} == {
+        p.name: p.read_bytes() for p in (off / "clusters").glob("*.png")
+    }
     assert outputs(on) != outputs(off)
-    again = runner.invoke(app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(on), "--no-refine-mask"])
+    again = runner.invoke(
+        app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(on), "--no-refine-mask"]
+    )
     assert again.exit_code == 2 and "holds a run with other settings" in again.stderr

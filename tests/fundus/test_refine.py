@@ -28,7 +28,21 @@ def domains(shift_domains, tmp_path_factory) -> tuple[Path, Path]:
 @pytest.mark.parametrize("method", ["cpr", "cpr-cbam", "dpl"])
 def test_refine_writes_pseudo_labels_for_every_target_train_image(runner, domains, tmp_path, method):
     checkpoint, target = domains
-    result = runner.invoke(app, ["refine", "--source", str(checkpoint), "--target", str(target), "--method", method, *FAST, "--out", str(tmp_path / "r")])
+    result = runner.invoke(
+        app,
+        [
+            "refine",
+            "--source",
+            str(checkpoint),
+            "--target",
+            str(target),
+            "--method",
+            method,
+            *FAST,
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     cases = [c["case"] for c in manifest["cases"]]
@@ -51,5 +65,7 @@ def test_refine_errors(runner, domains, tmp_path):
     lesion, _ = prepare("synthetic-dermoscopy", None, tmp_path / "derm", tmp_path, {"count": 2, "size": 32})
     wrong = runner.invoke(app, ["refine", "--source", str(checkpoint), "--target", str(lesion), *FAST])
     assert wrong.exit_code == 2 and "needs a fundus target dataset" in wrong.stderr
-    option = runner.invoke(app, ["refine", "--source", str(checkpoint), "--target", str(target), "--set", "gamma_low=0.9"])
+    option = runner.invoke(
+        app, ["refine", "--source", str(checkpoint), "--target", str(target), "--set", "gamma_low=0.9"]
+    )
     assert option.exit_code == 2 and "gamma_low < gamma_high" in option.stderr

@@ -8,13 +8,18 @@ Tensors follow one convention: ``S`` structures (channel 0 cup, 1 disc), probabi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
 @torch.no_grad()
-def mc_dropout(model: nn.Module, x: torch.Tensor, passes: int, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def mc_dropout(
+    model: nn.Module, x: torch.Tensor, passes: int, temperature: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Monte-Carlo dropout: ``passes`` stochastic forward passes with dropout on and BatchNorm frozen.
 
     Returns the mean sigmoid probability over passes and the standard deviation over passes of
@@ -64,7 +69,9 @@ def local_similarity(features: torch.Tensor, radius: int) -> torch.Tensor:
     return torch.stack(sims, dim=1)
 
 
-def propagate(prob: torch.Tensor, similarity: torch.Tensor, radius: int, beta: float = 2.0, steps: int = 4) -> torch.Tensor:
+def propagate(
+    prob: torch.Tensor, similarity: torch.Tensor, radius: int, beta: float = 2.0, steps: int = 4
+) -> torch.Tensor:
     """Similarity-weighted refinement: ``P ← Σ_j S_ij^β P_j / Σ_j S_ij^β``, applied ``steps`` times.
 
     Shape: prob ``(B, S, H, W)``, similarity ``(B, K, H, W)`` -> ``(B, S, H, W)``.
@@ -94,22 +101,28 @@ def calibrate(refined: torch.Tensor, peak: torch.Tensor) -> torch.Tensor:
     return (refined * peak / top).clamp(0, 1)
 
 
-def prototypes(features: torch.Tensor, pseudo: torch.Tensor, reliable: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Foreground and background prototypes per structure: mean feature over reliable pixels of each class.
+def prototypes(
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Foreground and background prototypes per structure over a whole target set: the mean feature of
+    the reliable pixels of each class, ``μ_fg = Σ f·[p ∧ r] / Σ [p ∧ r]`` (likewise ``μ_bg`` with ``¬p``).
 
-    Shape: features ``(B, C, H, W)``, pseudo and reliable ``(B, S, H, W)`` bool -> two ``(S, C)`` tensors
-    (a class without reliable pixels gets a zero prototype).
+    Shape: each batch is features ``(B, C, H, W)``, pseudo and reliable ``(B, S, H, W)`` bool -> ``fg``
+    and ``bg`` ``(S, C)`` and ``judged`` ``(S,)`` bool, True for structures with reliable pixels of both
+    classes (a class without reliable pixels gets a zero prototype, which must not be judged against).
     """
-    fg, bg = [], []
-    flat = features.permute(1, 0, 2, 3).reshape(features.shape[1], -1)
-    for s in range(pseudo.shape[1]):
-        for target, mask in ((fg, pseudo[:, s] & reliable[:, s]), (bg, ~pseudo[:, s] & reliable[:, s])):
-            m = mask.reshape(-1).float()
-            target.append((flat * m).sum(dim=1) / m.sum().clamp_min(1))
-    return torch.stack(fg), torch.stack(bg)
+    sums: dict[str, Any] = {"fg": 0, "bg": 0, "nfg": 0, "nbg": 0}
+    for features, pseudo, reliable in batches:
+        for s_key, n_key, m in (("fg", "nfg", pseudo & reliable), ("bg", "nbg", ~pseudo & reliable)):
+            sums[s_key] = sums[s_key] + torch.einsum("bchw,bshw->sc", features, m.float())
+            sums[n_key] = sums[n_key] + m.float().sum(dim=(0, 2, 3)).unsqueeze(1)
+    fg, bg = sums["fg"] / sums["nfg"].clamp_min(1), sums["bg"] / sums["nbg"].clamp_min(1)
+    return fg, bg, ((sums["nfg"] > 0) & (sums["nbg"] > 0)).view(-1)
 
 
-def prototype_agreement(features: torch.Tensor, pseudo: torch.Tensor, fg: torch.Tensor, bg: torch.Tensor) -> torch.Tensor:
+def prototype_agreement(
+    features: torch.Tensor, pseudo: torch.Tensor, fg: torch.Tensor, bg: torch.Tensor
+) -> torch.Tensor:
     """Class-level check: a pixel agrees when its feature is closer (Euclidean) to its own class's prototype.
 
     Shape: features ``(B, C, H, W)``, pseudo ``(B, S, H, W)`` bool, fg and bg ``(S, C)`` -> ``(B, S, H, W)`` bool.

@@ -11,10 +11,23 @@ from typer.testing import CliRunner
 
 from medsegkit.cli import app
 from medsegkit.data.prepare import prepare
+from medsegkit.fundus.config import AdaptConfig
 from medsegkit.losses.masked import MaskedBCELoss, focal_bce
-from medsegkit.methods.adapt import AdaptConfig
 
-FAST = ["--epochs", "1", "--batch-size", "2", "--passes", "2", "--set", "head_iters=2", "--set", "radius=1", "--set", "steps=1"]
+FAST = [
+    "--epochs",
+    "1",
+    "--batch-size",
+    "2",
+    "--passes",
+    "2",
+    "--set",
+    "head_iters=2",
+    "--set",
+    "radius=1",
+    "--set",
+    "steps=1",
+]
 
 
 @pytest.fixture
@@ -37,11 +50,12 @@ def test_masked_bce_ignores_dropped_pixels_and_focal_downweights_easy_ones():
 
 
 def test_default_loss_follows_the_reference_of_each_method():
-    assert AdaptConfig(method="cpr").loss == "focal-bce" and AdaptConfig(method="cpr-cbam").loss == "focal-bce"
-    assert AdaptConfig(method="dpl").loss == "masked-bce"
-    assert AdaptConfig(method="cpr", loss="soft-dice").loss == "soft-dice"
+    assert AdaptConfig(method="cpr").loss_name == AdaptConfig(method="cpr-cbam").loss_name == "focal-bce"
+    assert AdaptConfig().loss is None  # the saved config says the method default was used
+    assert AdaptConfig(method="dpl").loss_name == "masked-bce"
+    assert AdaptConfig(method="cpr", loss="soft-dice").loss_name == "soft-dice"
     assert AdaptConfig().threshold == 0.75
-    with pytest.raises(ValueError, match="--threshold must be between 0 and 1, got 1.5"):
+    with pytest.raises(ValueError, match="threshold must be between 0 and 1, got 1.5"):
         AdaptConfig(threshold=1.5)
 
 
@@ -49,7 +63,20 @@ def test_default_loss_follows_the_reference_of_each_method():
 def test_adapt_end_to_end(runner, domains, tmp_path, method):
     checkpoint, target = domains
     out = tmp_path / "run"
-    args = ["adapt", "--from", "a", "--to", str(target), "--source", str(checkpoint), "--method", method, *FAST, "--out", str(out)]
+    args = [
+        "adapt",
+        "--from",
+        "a",
+        "--to",
+        str(target),
+        "--source",
+        str(checkpoint),
+        "--method",
+        method,
+        *FAST,
+        "--out",
+        str(out),
+    ]
     result = runner.invoke(app, args, env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert "source-only" in result.stdout and "adapted" in result.stdout
@@ -85,17 +112,47 @@ def shifted(tmp_path_factory) -> tuple[Path, Path, dict]:
     """A source model fitted to 16 style-a images (64 px) and a 40-image style-b target (30 train, 10 test)."""
     root = tmp_path_factory.mktemp("shift")
     source, _ = prepare("synthetic-fundus", None, root / "a", root, {"count": 16, "size": 64})
-    target, _ = prepare("synthetic-fundus", None, root / "b", root, {"count": 40, "size": 64, "style": "b", "test_fraction": 0.25})
-    args = ["pretrain-source", "--domain", str(source), "--size", "64", "--epochs", "60", "--batch-size", "4", "--out", str(root / "src")]
+    target, _ = prepare(
+        "synthetic-fundus", None, root / "b", root, {"count": 40, "size": 64, "style": "b", "test_fraction": 0.25}
+    )
+    args = [
+        "pretrain-source",
+        "--domain",
+        str(source),
+        "--size",
+        "64",
+        "--epochs",
+        "60",
+        "--batch-size",
+        "4",
+        "--out",
+        str(root / "src"),
+    ]
     made = CliRunner().invoke(app, args)
     assert made.exit_code == 0, made.output
-    best = max(json.loads((root / "src" / "history.json").read_text()), key=lambda h: h["val_dice_disc"] + h["val_dice_cup"])
+    best = max(
+        json.loads((root / "src" / "history.json").read_text()), key=lambda h: h["val_dice_disc"] + h["val_dice_cup"]
+    )
     return root / "src" / "best.pt", target, best
 
 
 def test_adapt_partly_recovers_a_synthetic_style_shift(shifted, tmp_path):
     checkpoint, target, in_domain = shifted
-    args = ["adapt", "--from", "a", "--to", str(target), "--source", str(checkpoint), "--method", "cpr", "--epochs", "10", "--batch-size", "4"]
+    args = [
+        "adapt",
+        "--from",
+        "a",
+        "--to",
+        str(target),
+        "--source",
+        str(checkpoint),
+        "--method",
+        "cpr",
+        "--epochs",
+        "10",
+        "--batch-size",
+        "4",
+    ]
     result = CliRunner().invoke(app, [*args, "--set", "radius=1", "--out", str(tmp_path / "cpr")])
     assert result.exit_code == 0, result.output
     runs = json.loads((tmp_path / "cpr" / "evaluation" / "summary.json").read_text())["runs"]

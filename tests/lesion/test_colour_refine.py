@@ -5,7 +5,8 @@ import pytest
 from scipy import stats
 
 from medsegkit import metrics
-from medsegkit.methods.mask_refine import MaskRefineConfig, gaussian_log_likelihood, refine_mask
+from medsegkit.lesion.colour_refine import gaussian_log_likelihood, refine_mask
+from medsegkit.lesion.config import ColourRefineConfig
 
 
 def rimmed_lesion(size: int = 96, seed: int = 0):
@@ -61,6 +62,6 @@ def test_gaussian_log_likelihood_matches_scipy_up_to_a_constant():
 
 def test_config_is_validated():
     with pytest.raises(ValueError, match="margin must be a fraction"):
-        MaskRefineConfig(margin=0.7)
+        ColourRefineConfig(margin=0.7)
     with pytest.raises(ValueError, match="min_pixels"):
-        MaskRefineConfig(min_pixels=2)
+        ColourRefineConfig(min_pixels=2)

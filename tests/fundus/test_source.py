@@ -12,7 +12,9 @@ from medsegkit.cli import app
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.prepare import prepare
 from medsegkit.errors import DataError, UsageError
-from medsegkit.methods.source import SourceConfig, apply_checkpoint, build_model, read_checkpoint, targets, train_source
+from medsegkit.fundus.checkpoint import apply_checkpoint, read_checkpoint
+from medsegkit.fundus.config import SourceConfig
+from medsegkit.fundus.source import build_model, targets, train_source
 
 ARGS = ["--size", "32", "--batch-size", "2"]
 
@@ -30,7 +32,9 @@ def test_targets_are_cup_and_disc():
 
 
 def test_train_writes_checkpoints_config_and_history(runner, fundus, tmp_path):
-    result = runner.invoke(app, ["pretrain-source", "--domain", str(fundus), "--epochs", "2", *ARGS, "--out", str(tmp_path / "run")])
+    result = runner.invoke(
+        app, ["pretrain-source", "--domain", str(fundus), "--epochs", "2", *ARGS, "--out", str(tmp_path / "run")]
+    )
     assert result.exit_code == 0, result.output
     assert {p.name for p in (tmp_path / "run").iterdir()} == {"best.pt", "last.pt", "config.toml", "history.json"}
     history = json.loads((tmp_path / "run" / "history.json").read_text())
@@ -42,13 +46,34 @@ def test_train_writes_checkpoints_config_and_history(runner, fundus, tmp_path):
 
 def test_resume_continues_from_the_saved_epoch(runner, fundus, tmp_path):
     out = str(tmp_path / "run")
-    assert runner.invoke(app, ["pretrain-source", "--domain", str(fundus), "--epochs", "1", *ARGS, "--out", out]).exit_code == 0
+    assert (
+        runner.invoke(app, ["pretrain-source", "--domain", str(fundus), "--epochs", "1", *ARGS, "--out", out]).exit_code
+        == 0
+    )
     first = json.loads((tmp_path / "run" / "history.json").read_text())
     again = runner.invoke(app, ["pretrain-source", "--domain", str(fundus), "--epochs", "2", *ARGS, "--out", out])
     assert again.exit_code == 2 and "pass --resume" in again.stderr
-    changed = runner.invoke(app, ["pretrain-source", "--domain", str(fundus), "--epochs", "2", "--size", "48", "--batch-size", "2", "--out", out, "--resume"])
+    changed = runner.invoke(
+        app,
+        [
+            "pretrain-source",
+            "--domain",
+            str(fundus),
+            "--epochs",
+            "2",
+            "--size",
+            "48",
+            "--batch-size",
+            "2",
+            "--out",
+            out,
+            "--resume",
+        ],
+    )
     assert changed.exit_code == 2 and "only --epochs may change" in changed.stderr
-    resumed = runner.invoke(app, ["pretrain-source", "--domain", str(fundus), "--epochs", "2", *ARGS, "--out", out, "--resume"])
+    resumed = runner.invoke(
+        app, ["pretrain-source", "--domain", str(fundus), "--epochs", "2", *ARGS, "--out", out, "--resume"]
+    )
     assert resumed.exit_code == 0, resumed.output
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2] and history[0] == first[0]
@@ -65,7 +90,9 @@ def test_checkpoint_of_another_model_is_a_clear_error(fundus, tmp_path):
 
 
 def test_training_learns_the_source_domain(fundus, tmp_path):
-    result = train_source(Dataset.open(fundus), tmp_path / "run", SourceConfig(size=32, epochs=12, batch_size=2, lr=3e-3))
+    result = train_source(
+        Dataset.open(fundus), tmp_path / "run", SourceConfig(size=32, epochs=12, batch_size=2, lr=3e-3)
+    )
     losses = [h["loss"] for h in result["history"]]
     assert sum(losses[-3:]) / 3 < 0.6 * sum(losses[:3]) / 3
 

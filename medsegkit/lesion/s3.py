@@ -8,68 +8,19 @@ distinct labels falls to ``min_labels`` (after ``min_iter`` iterations) or ``max
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from medsegkit.losses.s3 import AffineConsistencyLoss, BoundaryLoss, SelfLabelLoss, SpatialConsistencyLoss, self_labels
+from medsegkit import registry
+from medsegkit.imaging import to_tensor
 from medsegkit.layers.stn import warp
-from medsegkit.methods.base import ClusterMethod, ClusterResult
+from medsegkit.lesion.clusterer import Clusterer, ClusterResult
+from medsegkit.lesion.config import S3Config, S3STNConfig
+from medsegkit.losses.s3 import AffineConsistencyLoss, BoundaryLoss, SelfLabelLoss, SpatialConsistencyLoss, self_labels
 from medsegkit.models import create_model
-
-
-@dataclass(frozen=True)
-class S3Config:
-    """Every knob of the S3-Net optimisation; defaults follow the paper except where measured otherwise.
-
-    Departures, chosen on the PH2 development cases for CPU speed and quality (``bench/cluster.py``):
-    ``channels`` 32 instead of 64 and ``stem_stride`` 2 (features at half resolution, logits
-    upsampled); at most 12 iterations, stopping at 4 labels (paper: 50 and 3); the prediction on
-    T(x) is a fixed target (``affine_target="transformed"``, one backward pass instead of two); a
-    plain (not edge-weighted) spatial term on the soft prediction. ``--set channels=64 --set
-    stem_stride=1 --set max_iter=50 --set min_labels=3 --set affine_target=both`` restores the paper's setting.
-    """
-
-    model: str = "s3net"
-    attention: str = "ilka"
-    channels: int = 32
-    num_clusters: int | None = None
-    num_blocks: int = 2
-    stem_stride: Literal[1, 2] = 2
-    lr: float = 0.2
-    momentum: float = 0.9
-    max_iter: int = 12
-    min_iter: int = 5
-    min_labels: int = 4
-    lambda_ce: float = 3.5
-    lambda_affine: float = 0.2
-    lambda_spatial: float = 4.0
-    lambda_boundary: float = 0.0
-    lambda_aux: float = 0.0
-    boundary_factor: int = 16
-    edge_sigma: float = 0.0
-    spatial_on: Literal["logits", "probs"] = "probs"
-    rotation: float = 30.0
-    scale: tuple[float, float] = (0.9, 1.1)
-    translate: float = 0.1
-    shear: float = 10.0
-    affine_target: Literal["both", "transformed"] = "transformed"
-    stn_lr_scale: float = 0.01
-    deform_impl: Literal["sampled", "torchvision"] = "sampled"
-    channels_last: bool = False
-
-    def __post_init__(self) -> None:
-        if self.max_iter < 1 or self.min_iter < 0 or self.min_iter > self.max_iter:
-            raise ValueError(f"need 0 <= min_iter <= max_iter and max_iter >= 1, got {self.min_iter} and {self.max_iter}")
-        if self.min_labels < 2:
-            raise ValueError(f"--min-labels must be at least 2, got {self.min_labels}")
-        if self.lr <= 0:
-            raise ValueError(f"--lr must be positive, got {self.lr}")
-        if not (0 < self.scale[0] <= self.scale[1]) or len(self.scale) != 2:
-            raise ValueError(f"--scale must be two increasing positive numbers, got {self.scale}")
 
 
 def random_affine(generator: torch.Generator, config: S3Config) -> torch.Tensor:
@@ -88,16 +39,16 @@ def random_affine(generator: torch.Generator, config: S3Config) -> torch.Tensor:
     return torch.cat([linear, torch.tensor([[tx], [ty]])], dim=1).unsqueeze(0)
 
 
-def image_tensor(image: np.ndarray) -> torch.Tensor:
-    """``(H, W, 3)`` uint8 -> ``(1, 3, H, W)`` float in [0, 1]."""
-    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
-
-
-class S3Method(ClusterMethod):
+class S3Clusterer(Clusterer):
     """Annotation-free per-image clustering with S3-Net."""
 
     Config: ClassVar[type] = S3Config
     config: S3Config
+
+    def __init__(self, config: S3Config | None = None, device: str = "cpu") -> None:
+        super().__init__(config, device)
+        registry.load("models", self.config.model)
+        registry.load("attention", self.config.attention)
 
     def segment(self, image: np.ndarray, seed: int) -> ClusterResult:
         """Cluster one ``(H, W, 3)`` uint8 image; returns the ``(H, W)`` cluster map."""
@@ -122,7 +73,14 @@ class S3Method(ClusterMethod):
         ce, affine, spatial = SelfLabelLoss(), AffineConsistencyLoss(), SpatialConsistencyLoss(cfg.edge_sigma)
         boundary = BoundaryLoss(cfg.boundary_factor) if cfg.lambda_boundary else None
 
-        x = image_tensor(image).to(self.device)
+        def forward(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+            """Logits, and the auxiliary head's scores only when the auxiliary loss needs them."""
+            if not cfg.lambda_aux:
+                return model(inputs), None
+            logits, extras = model.forward_with_extras(inputs)
+            return logits, extras["aux"]
+
+        x = to_tensor(image).unsqueeze(0).to(self.device)
         x = (x - x.mean(dim=(2, 3), keepdim=True)) / x.std(dim=(2, 3), keepdim=True).clamp_min(1e-3)
         history: list[int] = []
         labels = None
@@ -131,20 +89,25 @@ class S3Method(ClusterMethod):
             x_t = warp(x, theta, mode="bilinear")
             if cfg.affine_target == "transformed":
                 # f(T(x)) serves as a fixed target for T(f(x)): one forward pass without backward
-                out = model(x.contiguous(memory_format=memory))
-                logits, aux = out.logits, out.aux
+                logits, aux = forward(x.contiguous(memory_format=memory))
                 with torch.no_grad():
-                    logits_t = model(x_t.contiguous(memory_format=memory)).logits
+                    logits_t = model(x_t.contiguous(memory_format=memory))
             else:
-                out = model(torch.cat([x, x_t]).contiguous(memory_format=memory))
-                logits, logits_t, aux = out.logits[:1], out.logits[1:], out.aux[:1]
+                both, aux = forward(torch.cat([x, x_t]).contiguous(memory_format=memory))
+                logits, logits_t, aux = both[:1], both[1:], aux[:1] if aux is not None else None
             p, p_t = logits.softmax(dim=1), logits_t.softmax(dim=1)
             labels = self_labels(logits)
-            loss = cfg.lambda_ce * ce(logits, labels) + cfg.lambda_affine * affine(p, p_t, theta) + cfg.lambda_spatial * spatial(logits if cfg.spatial_on == "logits" else p, x)
+            loss = (
+                cfg.lambda_ce * ce(logits, labels)
+                + cfg.lambda_affine * affine(p, p_t, theta)
+                + cfg.lambda_spatial * spatial(logits if cfg.spatial_on == "logits" else p, x)
+            )
             if boundary is not None:
                 loss = loss + cfg.lambda_boundary * boundary(p)
-            if cfg.lambda_aux:
-                target = F.interpolate(logits.detach(), size=aux.shape[-2:], mode="bilinear", align_corners=False).argmax(dim=1)
+            if aux is not None:
+                target = F.interpolate(
+                    logits.detach(), size=aux.shape[-2:], mode="bilinear", align_corners=False
+                ).argmax(dim=1)
                 loss = loss + cfg.lambda_aux * F.cross_entropy(aux, target)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -167,19 +130,10 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
     return rank[inverse].reshape(labels.shape).astype(np.int32)
 
 
-@dataclass(frozen=True)
-class S3STNConfig(S3Config):
-    """s3-stn: a learnable spatial transformer and a boundary loss; λ = 3.5 / 0.5 / 2, α = 3, β = 16."""
+class S3STNClusterer(S3Clusterer):
+    """S3-Net with a learnable spatial transformer and a boundary loss."""
 
-    model: str = "s3net-stn"
-    lambda_affine: float = 0.5
-    lambda_spatial: float = 2.0
-    lambda_boundary: float = 3.0
-    boundary_factor: int = 16
-
-
-class S3STNMethod(S3Method):
     Config: ClassVar[type] = S3STNConfig
 
 
-__all__ = ["S3Config", "S3Method", "S3STNConfig", "S3STNMethod", "random_affine"]
+__all__ = ["S3Clusterer", "S3STNClusterer", "random_affine"]

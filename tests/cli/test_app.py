@@ -26,13 +26,30 @@ def test_short_help_and_version(runner):
 def test_every_prepare_option_is_explained(runner):
     result = runner.invoke(app, ["prepare", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for option in ("--out", "--data-root", "--domain", "--crop-size", "--resize", "--min-experts", "--task", "--mask-map", "--count", "--size", "--seed", "--style", "--test-fraction", "--opt"):
+    for option in (
+        "--out",
+        "--data-root",
+        "--domain",
+        "--crop-size",
+        "--resize",
+        "--min-experts",
+        "--task",
+        "--mask-map",
+        "--count",
+        "--size",
+        "--seed",
+        "--style",
+        "--test-fraction",
+        "--opt",
+    ):
         assert option in result.output
 
 
 def test_prepare_synthetic_prints_summary_and_writes_dataset(runner, tmp_path):
     out = tmp_path / "syn"
-    result = runner.invoke(app, ["prepare", "synthetic-fundus", "--style", "b", "--count", "4", "--size", "48", "--out", str(out)])
+    result = runner.invoke(
+        app, ["prepare", "synthetic-fundus", "--style", "b", "--count", "4", "--size", "48", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "4 (4 with masks)" in result.stdout
     manifest = json.loads((out / "dataset.json").read_text())

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-from medsegkit.methods.base import ClusterMethod, ClusterResult
+from medsegkit.lesion.clusterer import Clusterer, ClusterResult
+from medsegkit.lesion.config import KMeansConfig
 
 
-@dataclass(frozen=True)
-class KMeansConfig:
-    num_clusters: int = 2
-    features: Literal["rgb", "rgb-xy"] = "rgb"
-    xy_weight: float = 0.5
-    max_iter: int = 30
-
-    def __post_init__(self) -> None:
-        if self.num_clusters < 2:
-            raise ValueError(f"--num-clusters must be at least 2, got {self.num_clusters}")
-
-
-class KMeansMethod(ClusterMethod):
+class KMeansClusterer(Clusterer):
     """k-means++ on RGB (optionally with pixel coordinates) with ``num_clusters`` clusters (2)."""
 
     Config: ClassVar[type] = KMeansConfig

@@ -2,8 +2,8 @@
 
 Runs ``refine`` first when its outputs are missing, then fine-tunes the source DeepLabv3+ on the
 target's train images with a loss from the ``medsegkit.losses`` registry called as
-``loss(logits, target, weight)`` (only pixels kept by denoising count; default ``focal-bce`` for CPR
-as in its reference code, ``masked-bce`` for DPL), Adam,
+``loss(logits, target, weight)`` (the losses contract; only pixels kept by denoising count; default
+``focal-bce`` for CPR as in its reference code, ``masked-bce`` for DPL), Adam,
 and finally predicts the target's test split with the source-only and the adapted model and scores
 both. Source images are never read.
 """
@@ -11,55 +11,40 @@ both. Source images are never read.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
-from medsegkit import __version__, config as config_module
+from medsegkit import __version__
+from medsegkit import config as config_module
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic
 from medsegkit.data.augment import augment, sample_seed
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import png_bytes, read_labels
 from medsegkit.distributed import Context, barrier, global_share, wrap
 from medsegkit.errors import UsageError
-from medsegkit.evaluation import resize_nearest
+from medsegkit.fundus.checkpoint import resume_run, save_checkpoint
+from medsegkit.fundus.config import AdaptConfig, RefineConfig
+from medsegkit.fundus.refine import check_components, refine
+from medsegkit.fundus.source import load_source_model, targets
+from medsegkit.fundus.training import train_epoch
+from medsegkit.imaging import resize_nearest, resize_square, to_tensor
 from medsegkit.losses import create_loss
-from medsegkit.methods.refine import RefineConfig, refine
-from medsegkit.methods.training import train_epoch
-from medsegkit.methods.source import _resized, _to_tensor, load_source_model, resume_run, save_checkpoint, targets
-
-
-@dataclass(frozen=True)
-class AdaptConfig:
-    method: Literal["cpr", "cpr-cbam", "dpl"] = "cpr"
-    loss: str | None = None  # None: focal-bce for cpr and cpr-cbam (CPR's reference), masked-bce for dpl (DPL's)
-    epochs: int = 10
-    batch_size: int = 8
-    lr: float = 3e-4
-    threshold: float = 0.75  # on the test split, for source-only and adapted alike, as DPL's and CPR's evaluation code
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.threshold < 1:
-            raise ValueError(f"--threshold must be between 0 and 1, got {self.threshold}")
-        if self.loss is None:
-            object.__setattr__(self, "loss", "masked-bce" if self.method == "dpl" else "focal-bce")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError(f"need --epochs >= 1 and --batch-size >= 2, got {self.epochs} and {self.batch_size}")
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, out: Path, device: str, threshold: float = 0.5) -> None:
+def predict(
+    model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, out: Path, device: str, threshold: float = 0.5
+) -> None:
     """Canonical label maps (0/1/2) at each image's size in ``out/masks``: cup where p_cup > threshold,
     else rim where p_disc > threshold."""
     model.eval()
     (out / "masks").mkdir(parents=True, exist_ok=True)
     for case_id in ids:
         image = ds.image(case_id)
-        prob = torch.sigmoid(model(_to_tensor(_resized(image, size, labels=False)).unsqueeze(0).to(device)))[0].cpu().numpy()
+        prob = torch.sigmoid(model(to_tensor(resize_square(image, size)).unsqueeze(0).to(device)))[0].cpu().numpy()
         labels = np.where(prob[0] > threshold, 2, np.where(prob[1] > threshold, 1, 0)).astype(np.uint8)
         write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(resize_nearest(labels, image.shape[:2])))
 
@@ -83,6 +68,8 @@ def adapt(
     """
     ctx = ctx or Context(device=device)
     device = ctx.device
+    criterion = create_loss(cfg.loss_name)  # a missing or broken loss fails before any work
+    check_components(refine_cfg)
     if target.task.name != "fundus":
         raise UsageError(f"adapt needs a fundus target dataset, {target.name!r} is a {target.task.name} dataset")
     refined = out / "refine"
@@ -93,15 +80,19 @@ def adapt(
     barrier(ctx)
     model, src_cfg = load_source_model(checkpoint, device)
     size = src_cfg.size
-    test_ids = target.case_ids("test" if "test" in target.splits else "all")
+    test_ids = target.case_ids(target.split_or_all("test"))
     if ctx.is_main:
         predict(model, target, test_ids, size, out / "source-only", device, cfg.threshold)
-    train_ids = target.case_ids("train" if "train" in target.splits else "all")
-    images = {c: _to_tensor(target.image(c)) for c in train_ids}
+    train_ids = target.case_ids(target.split_or_all("train"))
+    images = {c: to_tensor(target.image(c)) for c in train_ids}
     # labels (0..2) and kept-bits (0..3) travel through the geometric augmentation as one map
-    codes = {c: torch.from_numpy(read_labels(refined / "pseudo" / f"{c}.png") * 4 + read_labels(refined / "weights" / f"{c}.png")).long() for c in train_ids}
+    codes = {
+        c: torch.from_numpy(
+            read_labels(refined / "pseudo" / f"{c}.png") * 4 + read_labels(refined / "weights" / f"{c}.png")
+        ).long()
+        for c in train_ids
+    }
 
-    criterion = create_loss(cfg.loss)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "history": []}, write=ctx.is_main)
     barrier(ctx)
@@ -125,8 +116,22 @@ def adapt(
         state["epoch"] = epoch
         state["history"].append({"epoch": epoch, "loss": loss, "seconds": round(time.perf_counter() - start, 3)})
         if ctx.is_main:
-            payload = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "config": config_module.to_dict(cfg), **state}
-            save_checkpoint(last, {**payload, "medsegkit_version": __version__, "world_size": ctx.world_size})
+            payload = {
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "config": config_module.to_dict(cfg),
+                **state,
+            }
+            save_checkpoint(
+                last,
+                {
+                    **payload,
+                    "medsegkit_version": __version__,
+                    "world_size": ctx.world_size,
+                    "device": ctx.device,
+                    "loss": cfg.loss_name,
+                },
+            )
             write_json_atomic(out / "history.json", state["history"])
         barrier(ctx)
 

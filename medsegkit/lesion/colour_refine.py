@@ -1,6 +1,6 @@
 """Refining a blind lesion mask with two colour models, without ground truth.
 
-The blind selector (:mod:`medsegkit.methods.blind`) returns a union of whole clusters, so the
+The blind selector (:mod:`medsegkit.lesion.selection`) returns a union of whole clusters, so the
 lesion's boundary is wherever the clustering put it; a lighter rim of the lesion often ends in a
 skin cluster. This step trusts only the mask's core and its far surroundings: it fits one Gaussian
 to the (smoothed) colours of the mask eroded by a margin and one to the colours outside the mask
@@ -13,31 +13,12 @@ cut, run once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
-from medsegkit.methods.blind import BlindConfig, clean
-
-
-@dataclass(frozen=True)
-class MaskRefineConfig:
-    """Sizes are fractions of the image's shorter side (at 256 px: margin 4, smoothing σ 2, opening 2 pixels)."""
-
-    margin: float = 1 / 64
-    smoothing: float = 1 / 128
-    opening: float = 1 / 128
-    min_pixels: int = 20
-    ridge: float = 1e-4
-
-    def __post_init__(self) -> None:
-        for name in ("margin", "smoothing", "opening"):
-            value = getattr(self, name)
-            if not 0 <= value < 0.5:
-                raise ValueError(f"mask refinement {name} must be a fraction of the image side in [0, 0.5), got {value}")
-        if self.min_pixels < 4:
-            raise ValueError(f"mask refinement min_pixels must be at least 4 (a 3x3 covariance), got {self.min_pixels}")
+from medsegkit.lesion.config import ColourRefineConfig, SelectionConfig
+from medsegkit.lesion.selection import clean
 
 
 def gaussian_log_likelihood(samples: np.ndarray, ridge: float = 1e-4) -> Callable[[np.ndarray], np.ndarray]:
@@ -57,7 +38,12 @@ def gaussian_log_likelihood(samples: np.ndarray, ridge: float = 1e-4) -> Callabl
     return log_likelihood
 
 
-def refine_mask(image: np.ndarray, mask: np.ndarray, config: MaskRefineConfig = MaskRefineConfig(), blind: BlindConfig = BlindConfig()) -> np.ndarray:
+def refine_mask(
+    image: np.ndarray,
+    mask: np.ndarray,
+    config: ColourRefineConfig = ColourRefineConfig(),
+    blind: SelectionConfig = SelectionConfig(),
+) -> np.ndarray:
     """The refined lesion mask ``(H, W)`` bool of an ``(H, W, 3)`` uint8 ``image`` and its blind ``mask`` ``(H, W)``.
 
     Returns ``mask`` unchanged when it is empty, when its core or surroundings have fewer than
@@ -86,4 +72,4 @@ def refine_mask(image: np.ndarray, mask: np.ndarray, config: MaskRefineConfig = 
     return candidate if candidate.any() else mask
 
 
-__all__ = ["MaskRefineConfig", "gaussian_log_likelihood", "refine_mask"]
+__all__ = ["gaussian_log_likelihood", "refine_mask"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from medsegkit.methods.cpr import (
+from medsegkit.fundus.cpr import (
     SimilarityHead,
     calibrate,
     local_similarity,
@@ -100,11 +100,20 @@ def test_prototypes_and_agreement():
     pseudo[0, 0, 0, 3] = True  # a wrong pseudo-label on the background side
     reliable = torch.ones_like(pseudo)
     reliable[0, 0, 0, 3] = False
-    fg, bg = prototypes(features, pseudo, reliable)
+    fg, bg, judged = prototypes([(features, pseudo, reliable)])
     torch.testing.assert_close(fg, torch.tensor([[1.0, 0.0]]))
     torch.testing.assert_close(bg, torch.tensor([[0.0, 1.0]]))
+    assert judged.tolist() == [True]
     agree = prototype_agreement(features, pseudo, fg, bg)
     assert not agree[0, 0, 0, 3] and agree.sum() == 15
+    # over several images the prototype is the mean over all their reliable pixels, not a mean of means
+    other = torch.zeros(1, 2, 4, 4)
+    other[:, 0] = 3.0
+    split_fg, _, _ = prototypes([(features, pseudo, reliable), (other, torch.ones_like(pseudo), torch.ones_like(pseudo))])
+    torch.testing.assert_close(split_fg, torch.tensor([[(8 * 1.0 + 16 * 3.0) / 24, 0.0]]))
+    # a structure without reliable background pixels is not judged
+    _, _, unjudged = prototypes([(features, torch.ones_like(pseudo), reliable)])
+    assert unjudged.tolist() == [False]
 
 
 def test_pixel_denoise_thresholds():

@@ -10,7 +10,7 @@ Reads only the source checkpoint and the target's train images (never their mask
 3. CPR only: a context-similarity head per structure on the frozen ASPP features, trained with the
    class-balanced pair loss on reliable, agreeing pixels; probabilities are refined by
    ``S^β``-weighted propagation within radius ``r``, ``steps`` times, then calibrated (each map
-   rescaled to the unrefined peak, :func:`~medsegkit.methods.cpr.calibrate`) and thresholded at
+   rescaled to the unrefined peak, :func:`~medsegkit.fundus.cpr.calibrate`) and thresholded at
    ``threshold`` again;
 4. denoising masks: CPR keeps pixels with refined probability ≥ γ_high or ≤ γ_low that agree with
    their prototype; DPL keeps reliable pixels that agree with their prototype.
@@ -20,50 +20,34 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from medsegkit import __version__, config as config_module
+from medsegkit import __version__, registry
+from medsegkit import config as config_module
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
-from medsegkit.data.dataset import Dataset
+from medsegkit.data.dataset import Dataset, resolve_dataset
 from medsegkit.data.imageio import png_bytes
+from medsegkit.distributed import resolve_device
 from medsegkit.errors import DataError, UsageError
-from medsegkit.evaluation import resize_nearest
-from medsegkit.methods.cpr import SimilarityHead, calibrate, local_similarity, mc_dropout, pixel_denoise, propagate, prototype_agreement, similarity_loss
-from medsegkit.methods.source import _resized, _to_tensor, load_source_model
-from medsegkit.report import overlay
-
-
-@dataclass(frozen=True)
-class RefineConfig:
-    method: Literal["cpr", "cpr-cbam", "dpl"] = "cpr"
-    attention: str | None = None
-    passes: int = 10
-    threshold: float = 0.75
-    max_std: float = 0.05
-    std_temperature: float = 2.0
-    radius: int = 4
-    beta: float = 2.0
-    steps: int = 4
-    gamma_low: float = 0.4
-    gamma_high: float = 0.85
-    head_dim: int = 64
-    head_iters: int = 100
-    head_lr: float = 1e-3
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.std_temperature <= 0:
-            raise ValueError(f"std_temperature must be positive, got {self.std_temperature}")
-        if self.passes < 1 or self.radius < 1 or self.steps < 0 or self.head_iters < 0:
-            raise ValueError("need --passes >= 1, radius >= 1, steps >= 0 and head_iters >= 0")
-        if not 0 <= self.gamma_low < self.gamma_high <= 1:
-            raise ValueError(f"need 0 <= gamma_low < gamma_high <= 1, got {self.gamma_low} and {self.gamma_high}")
+from medsegkit.fundus.config import RefineConfig
+from medsegkit.fundus.cpr import (
+    SimilarityHead,
+    calibrate,
+    local_similarity,
+    mc_dropout,
+    pixel_denoise,
+    propagate,
+    prototype_agreement,
+    prototypes,
+    similarity_loss,
+)
+from medsegkit.fundus.source import load_source_model
+from medsegkit.imaging import overlay, resize_nearest, resize_square, to_tensor
 
 
 class _Features:
@@ -80,11 +64,39 @@ def _down(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(mask.float(), size=size, mode="nearest") > 0.5
 
 
-def refine(source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: str = "cpu", progress: Any = None) -> dict[str, Any]:
+def check_components(cfg: RefineConfig) -> None:
+    """Resolve every registry component ``cfg`` names before any work (a missing plugin fails first)."""
+    if cfg.method != "dpl" and cfg.similarity_attention:
+        registry.load("attention", cfg.similarity_attention)
+
+
+def refine_target(
+    source: Path,
+    target: str,
+    out: Path | None,
+    cfg: RefineConfig,
+    data_root: Path,
+    device: str = "auto",
+    progress: Any = None,
+) -> tuple[Path, dict[str, Any]]:
+    """``medsegkit refine``: pseudo-labels for the dataset ``target`` (path or name under ``data_root``).
+
+    ``out`` defaults to ``runs/refine-<method>-<target>``; returns the folder and its manifest.
+    """
+    check_components(cfg)
+    ds = Dataset.open(resolve_dataset(target, data_root))
+    destination = out if out is not None else Path("runs") / f"refine-{cfg.method}-{ds.name}"
+    return destination, refine(source, ds, destination, cfg, resolve_device(device), progress)
+
+
+def refine(
+    source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: str = "cpu", progress: Any = None
+) -> dict[str, Any]:
     """Write refined pseudo-labels and denoising masks for every train image of ``target``."""
+    check_components(cfg)
     if target.task.name != "fundus":
         raise UsageError(f"refine needs a fundus target dataset, {target.name!r} is a {target.task.name} dataset")
-    split = "train" if "train" in target.splits else "all"
+    split = target.split_or_all("train")
     ids = target.case_ids(split)
     if not ids:
         raise DataError(f"{target.root}: no images in split {split!r}; refine needs unlabelled target images")
@@ -97,41 +109,43 @@ def refine(source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: 
     # 1-2: pseudo-labels, uncertainty and features for every image
     records = []
     for case_id in progress(ids, "pseudo-labels") if progress else ids:
-        x = _to_tensor(_resized(target.image(case_id), size, labels=False)).unsqueeze(0).to(device)
+        x = to_tensor(resize_square(target.image(case_id), size)).unsqueeze(0).to(device)
         mean, std = mc_dropout(model, x, cfg.passes, cfg.std_temperature)
         model.eval()
         with torch.no_grad():
             model(x)
-        records.append({"id": case_id, "mean": mean, "std": std, "decoder": hooks.values["decoder"], "aspp": hooks.values["aspp"]})
+        records.append(
+            {"id": case_id, "mean": mean, "std": std, "decoder": hooks.values["decoder"], "aspp": hooks.values["aspp"]}
+        )
     small = records[0]["decoder"].shape[-2:]
     for r in records:
         r["pseudo"] = r["mean"] > cfg.threshold
         r["reliable"] = r["std"] < cfg.max_std
-    sums = {"fg": 0, "bg": 0, "nfg": 0, "nbg": 0}
-    for r in records:
-        p, rel, f = _down(r["pseudo"], small), _down(r["reliable"], small), r["decoder"]
-        for s_key, n_key, m in (("fg", "nfg", p & rel), ("bg", "nbg", ~p & rel)):
-            sums[s_key] = sums[s_key] + torch.einsum("bchw,bshw->sc", f, m.float())
-            sums[n_key] = sums[n_key] + m.float().sum(dim=(0, 2, 3)).unsqueeze(1)
-    fg, bg = sums["fg"] / sums["nfg"].clamp_min(1), sums["bg"] / sums["nbg"].clamp_min(1)
-    # a structure without reliable pixels of one class has no prototype to disagree with: all agree
-    judged = ((sums["nfg"] > 0) & (sums["nbg"] > 0)).view(1, -1, 1, 1)
+    fg, bg, judged = prototypes((r["decoder"], _down(r["pseudo"], small), _down(r["reliable"], small)) for r in records)
+    judged = judged.view(1, -1, 1, 1)
     for r in records:
         r["agree"] = prototype_agreement(r["decoder"], _down(r["pseudo"], small), fg, bg) | ~judged
 
     # 3: context-similarity heads (CPR)
     heads = None
     if cfg.method != "dpl":
-        attention = cfg.attention or ("cbam" if cfg.method == "cpr-cbam" else None)
-        heads = [SimilarityHead(records[0]["aspp"].shape[1], cfg.head_dim, attention).to(device) for _ in range(2)]
+        heads = [
+            SimilarityHead(records[0]["aspp"].shape[1], cfg.head_dim, cfg.similarity_attention).to(device)
+            for _ in range(2)
+        ]
         optimiser = torch.optim.Adam([p for h in heads for p in h.parameters()], lr=cfg.head_lr)
         generator = torch.Generator().manual_seed(cfg.seed)
-        for step in range(cfg.head_iters):
+        for _ in range(cfg.head_iters):
             r = records[int(torch.randint(len(records), (1,), generator=generator))]
             aspp = F.interpolate(r["aspp"], size=small, mode="bilinear", align_corners=False)
             valid = _down(r["reliable"], small) & r["agree"]
             loss = sum(
-                similarity_loss(local_similarity(heads[s](aspp), cfg.radius), _down(r["pseudo"], small)[:, s : s + 1], valid[:, s : s + 1], cfg.radius)
+                similarity_loss(
+                    local_similarity(heads[s](aspp), cfg.radius),
+                    _down(r["pseudo"], small)[:, s : s + 1],
+                    valid[:, s : s + 1],
+                    cfg.radius,
+                )
                 for s in range(2)
             )
             optimiser.zero_grad(set_to_none=True)
@@ -149,8 +163,23 @@ def refine(source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: 
             aspp = F.interpolate(r["aspp"], size=small, mode="bilinear", align_corners=False)
             prob_small = F.adaptive_avg_pool2d(r["mean"], small)
             with torch.no_grad():
-                refined = torch.cat([propagate(prob_small[:, s : s + 1], local_similarity(heads[s](aspp), cfg.radius), cfg.radius, cfg.beta, cfg.steps) for s in range(2)], dim=1)
-            prob = calibrate(F.interpolate(refined, size=(size, size), mode="bilinear", align_corners=False), r["mean"].amax(dim=(-2, -1), keepdim=True))
+                refined = torch.cat(
+                    [
+                        propagate(
+                            prob_small[:, s : s + 1],
+                            local_similarity(heads[s](aspp), cfg.radius),
+                            cfg.radius,
+                            cfg.beta,
+                            cfg.steps,
+                        )
+                        for s in range(2)
+                    ],
+                    dim=1,
+                )
+            prob = calibrate(
+                F.interpolate(refined, size=(size, size), mode="bilinear", align_corners=False),
+                r["mean"].amax(dim=(-2, -1), keepdim=True),
+            )
             keep = pixel_denoise(prob, cfg.gamma_low, cfg.gamma_high)
             label = prob > cfg.threshold
         else:
@@ -161,6 +190,7 @@ def refine(source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: 
     manifest = {
         "medsegkit_version": __version__,
         "source_checkpoint": str(source),
+        "device": device,
         "target": {"name": target.name, "path": str(target.root), "split": split},
         "config": config_module.to_dict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
@@ -172,15 +202,17 @@ def refine(source: Path, target: Dataset, out: Path, cfg: RefineConfig, device: 
 
 
 def _write_case(out: Path, ds: Dataset, case_id: str, prob: np.ndarray, label: np.ndarray, keep: np.ndarray) -> None:
-    """Pseudo-label (0/1/2), denoising mask (bit 0 cup kept, bit 1 disc kept), probabilities and overlay, at the image's size."""
+    """Pseudo-label (0/1/2), denoising mask (bit 0 cup kept, bit 1 disc kept), probabilities, overlay."""
     image = ds.image(case_id)
     h, w = image.shape[:2]
     labels = np.where(label[0], 2, np.where(label[1], 1, 0)).astype(np.uint8)
-    weights = (keep[0].astype(np.uint8) | (keep[1].astype(np.uint8) << 1))
+    weights = keep[0].astype(np.uint8) | (keep[1].astype(np.uint8) << 1)
     labels, weights = resize_nearest(labels, (h, w)), resize_nearest(weights, (h, w))
     write_bytes_atomic(out / "pseudo" / f"{case_id}.png", png_bytes(labels))
     write_bytes_atomic(out / "weights" / f"{case_id}.png", png_bytes(weights))
-    write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(overlay(overlay(image, labels >= 1), labels == 2, (0, 128, 255))))
+    write_bytes_atomic(
+        out / "overlays" / f"{case_id}.png", png_bytes(overlay(overlay(image, labels >= 1), labels == 2, (0, 128, 255)))
+    )
     buffer = io.BytesIO()
     np.savez_compressed(buffer, prob=prob.astype(np.float16))
     write_bytes_atomic(out / "prob" / f"{case_id}.npz", buffer.getvalue())

@@ -1,0 +1,72 @@
+"""``medsegkit adapt`` end to end: find the source checkpoint, adapt, score source-only against adapted.
+
+The CLI verb and ``bench/cpr.py`` both call :func:`adapt_target`; neither writes the chain again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from medsegkit import distributed
+from medsegkit.data.dataset import Dataset, resolve_dataset
+from medsegkit.errors import UsageError
+from medsegkit.evaluation import EvalSettings, evaluate_runs
+from medsegkit.fundus.adapt import adapt
+from medsegkit.fundus.config import AdaptConfig, RefineConfig
+from medsegkit.fundus.refine import check_components
+from medsegkit.losses import create_loss
+
+
+def source_checkpoint(source: Path | None, source_domain: str) -> Path:
+    """``source``, else ``runs/source-<domain>/best.pt`` (where ``pretrain-source`` writes it by default).
+
+    A missing checkpoint is refused with the command that makes it: source training takes hours on a
+    CPU and is never started implicitly.
+    """
+    if source is not None:
+        return source
+    name = Path(source_domain).name
+    default = Path("runs") / f"source-{name}" / "best.pt"
+    if not default.is_file():
+        raise UsageError(
+            f"no source checkpoint at {default}; train one first with `medsegkit pretrain-source --domain "
+            f"{source_domain}` "
+            "or pass --source CHECKPOINT"
+        )
+    return default
+
+
+def adapt_target(
+    source: Path | None,
+    source_domain: str,
+    target: str,
+    out: Path | None,
+    cfg: AdaptConfig,
+    refine_cfg: RefineConfig,
+    data_root: Path,
+    device: str = "auto",
+    resume: bool = False,
+    progress: Any = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Adapt the source checkpoint to ``target`` (path or name under ``data_root``) and score both models
+    on the target's test split (``all`` without one); writes ``<out>/evaluation``.
+
+    ``out`` defaults to ``runs/adapt-<method>-<from>-to-<to>``. Returns the run folder and the evaluation
+    summary (empty on ranks other than 0 under ``torchrun``).
+    """
+    create_loss(cfg.loss_name)
+    check_components(refine_cfg)
+    checkpoint = source_checkpoint(source, source_domain)
+    ds = Dataset.open(resolve_dataset(target, data_root))
+    destination = (
+        out if out is not None else Path("runs") / f"adapt-{cfg.method}-{Path(source_domain).name}-to-{ds.name}"
+    )
+    with distributed.session(device) as ctx:
+        result = adapt(checkpoint, ds, destination, cfg, refine_cfg, ctx.device, resume, progress, ctx)
+    if not ctx.is_main:
+        return destination, {}
+    settings = EvalSettings(split=ds.split_or_all("test"))
+    runs = [Path(run) for run in result["runs"]]
+    _, summary, _ = evaluate_runs(runs, ds, settings, destination / "evaluation", labels=[run.name for run in runs])
+    return destination, summary

@@ -1,0 +1,172 @@
+"""Supervised training of the source-domain segmenter (the starting point of DPL and CPR).
+
+A DeepLabv3+ with two sigmoid outputs (channel 0 cup, channel 1 disc) is trained with BCE on the
+labelled train split of a fundus dataset, validated on its test split every epoch. Each epoch
+writes ``last.pt``; the best validation Dice writes ``best.pt``; both carry the resolved config.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from medsegkit import __version__, distributed, metrics
+from medsegkit import config as config_module
+from medsegkit.atomic import write_json_atomic
+from medsegkit.data.augment import augment, sample_seed
+from medsegkit.data.dataset import Dataset, resolve_dataset
+from medsegkit.distributed import Context, barrier, wrap
+from medsegkit.errors import DataError, UsageError
+from medsegkit.fundus.checkpoint import apply_checkpoint, read_checkpoint, resume_run, save_checkpoint
+from medsegkit.fundus.config import SourceConfig
+from medsegkit.fundus.training import train_epoch
+from medsegkit.imaging import resize_square, to_tensor
+from medsegkit.models import create_model
+
+Progress = Callable[[Iterable[int], str], Iterator[int]]
+
+
+def targets(labels: torch.Tensor) -> torch.Tensor:
+    """``(B, H, W)`` canonical fundus labels -> ``(B, 2, H, W)`` float (cup, disc)."""
+    return torch.stack([labels == 2, labels >= 1], dim=1).float()
+
+
+def build_model(cfg: SourceConfig) -> torch.nn.Module:
+    return create_model(
+        cfg.model,
+        encoder=cfg.encoder,
+        encoder_weights=cfg.encoder_weights,
+        classes=2,
+        aspp_dropout=cfg.aspp_dropout,
+        head_dropout=cfg.head_dropout,
+    )
+
+
+def load_source_model(checkpoint: Path, device: str = "cpu") -> tuple[torch.nn.Module, SourceConfig]:
+    """The model saved by ``pretrain-source`` in ``checkpoint``, with its config (weights from the file only)."""
+    payload = read_checkpoint(checkpoint)
+    if "config" not in payload:
+        raise DataError(
+            f"{checkpoint}: not a medsegkit source checkpoint (expected best.pt or last.pt from pretrain-source)"
+        )
+    cfg = config_module.build(SourceConfig, {**payload["config"], "encoder_weights": None}, "source checkpoint")
+    model = build_model(cfg)
+    apply_checkpoint(checkpoint, payload, model)
+    return model.to(device), cfg
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, device: str) -> dict[str, float]:
+    """Mean Dice of disc and cup at the working size (prediction = sigmoid > 0.5)."""
+    model.eval()
+    scores: dict[str, list[float]] = {"disc": [], "cup": []}
+    for case_id in ids:
+        x = to_tensor(resize_square(ds.image(case_id), size)).unsqueeze(0).to(device)
+        prob = torch.sigmoid(model(x))[0].cpu().numpy() > 0.5
+        gt = resize_square(ds.mask(case_id), size, labels=True)
+        scores["cup"].append(metrics.dice(prob[0], gt == 2))
+        scores["disc"].append(metrics.dice(prob[1], gt >= 1))
+    return {k: float(np.mean(v)) if v else float("nan") for k, v in scores.items()}
+
+
+def train_source(
+    ds: Dataset,
+    out: Path,
+    cfg: SourceConfig,
+    device: str = "cpu",
+    resume: bool = False,
+    progress: Progress | None = None,
+    ctx: Context | None = None,
+) -> dict[str, Any]:
+    """Train (or resume training) on ``ds``'s train split; returns the training history.
+
+    Under ``torchrun`` (``ctx`` from :func:`medsegkit.distributed.init`) every process trains a
+    DistributedDataParallel replica on its share of each epoch; rank 0 alone validates and writes.
+    """
+    ctx = ctx or Context(device=device)
+    if ds.task.name != "fundus":
+        raise UsageError(f"pretrain-source needs a fundus dataset, {ds.name!r} is a {ds.task.name} dataset")
+    train_ids = [c for c in ds.case_ids(ds.split_or_all("train")) if ds.mask_path(c)]
+    val_ids = [c for c in ds.case_ids("test") if ds.mask_path(c)] if "test" in ds.splits else []
+    if len(train_ids) < 2:
+        raise DataError(f"{ds.root}: pretrain-source needs at least 2 labelled training images, found {len(train_ids)}")
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg).to(ctx.device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "best": -1.0, "history": []}, write=ctx.is_main)
+    barrier(ctx)
+    torch.manual_seed(cfg.seed + ctx.rank)  # dropout masks differ between processes
+    net = wrap(model, ctx)
+    last = out / "last.pt"
+
+    images = {c: to_tensor(ds.image(c)) for c in train_ids}
+    labels = {c: torch.from_numpy(ds.mask(c).astype(np.int64)) for c in train_ids}
+
+    def batch_loss(batch: list[str], epoch: int) -> torch.Tensor:
+        pairs = [augment(images[c], labels[c], cfg.size, sample_seed(cfg.seed, epoch, c)) for c in batch]
+        x = torch.stack([p[0] for p in pairs]).to(ctx.device)
+        y = targets(torch.stack([p[1] for p in pairs])).to(ctx.device)
+        return F.binary_cross_entropy_with_logits(net(x), y)
+
+    epochs = range(state["epoch"] + 1, cfg.epochs + 1)
+    for epoch in progress(epochs, "pretrain-source") if progress and ctx.is_main else epochs:
+        start = time.perf_counter()
+        loss = train_epoch(net, optimiser, train_ids, batch_loss, ctx, cfg.seed, epoch, cfg.batch_size)
+        state["epoch"] = epoch
+        if ctx.is_main:
+            val = (
+                validate(model, ds, val_ids, cfg.size, ctx.device)
+                if val_ids
+                else {"disc": float("nan"), "cup": float("nan")}
+            )
+            score = float(np.nanmean([val["disc"], val["cup"]])) if val_ids else -loss
+            record = {
+                "epoch": epoch,
+                "loss": loss,
+                "val_dice_disc": val["disc"],
+                "val_dice_cup": val["cup"],
+                "seconds": round(time.perf_counter() - start, 3),
+            }
+            state["history"].append(record)
+            payload = {
+                "model": model.state_dict(),
+                "config": config_module.to_dict(cfg),
+                "medsegkit_version": __version__,
+                "dataset": ds.name,
+                "world_size": ctx.world_size,
+                "device": ctx.device,
+            }
+            if score > state["best"]:
+                state["best"] = score
+                save_checkpoint(out / "best.pt", {**payload, "epoch": epoch, "score": score})
+            save_checkpoint(last, {**payload, **state, "optimiser": optimiser.state_dict()})
+            write_json_atomic(out / "history.json", state["history"])
+        barrier(ctx)
+    return {"history": state["history"], "best": state["best"], "out": str(out)}
+
+
+def pretrain(
+    domain: str,
+    out: Path | None,
+    cfg: SourceConfig,
+    data_root: Path,
+    device: str = "auto",
+    resume: bool = False,
+    progress: Progress | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """``medsegkit pretrain-source``: train on the labelled dataset ``domain`` (path or name under ``data_root``).
+
+    ``out`` defaults to ``runs/source-<dataset>``. Returns the run folder and the training record
+    (empty on ranks other than 0 under ``torchrun``).
+    """
+    ds = Dataset.open(resolve_dataset(domain, data_root))
+    destination = out if out is not None else Path("runs") / f"source-{ds.name}"
+    with distributed.session(device) as ctx:
+        result = train_source(ds, destination, cfg, ctx.device, resume, progress, ctx)
+    return destination, result if ctx.is_main else {}

@@ -1,0 +1,261 @@
+"""``medsegkit cluster``: run a clusterer over a folder, resumably, shardably, atomically.
+
+Output folder::
+
+    settings.json          what a rerun must match (clusterer, size, seed, configs); another is refused
+    config.toml            resolved clusterer config
+    manifest.json          run settings, versions, device and one record per finished image
+    clusters/<case>.png    cluster map at the image's original size (uint8, or 16-bit if needed)
+    masks/<case>.png       blind lesion mask (0/1) at the original size, colour-refined unless switched off
+    overlays/<case>.png    the mask's contour drawn on the image
+    cases/<case>.json      per-image record, written last: its presence marks the image as done
+    failed/<case>.json     an image that could not be read, with the reason (removed once it succeeds)
+    failed.csv             every failed image of the run (case, image, reason), rebuilt with the manifest
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medsegkit import __version__, distributed
+from medsegkit import config as config_module
+from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from medsegkit.data.canonical import DATASET_JSON
+from medsegkit.data.dataset import Dataset, resolve_dataset
+from medsegkit.data.imageio import list_images, png_bytes, read_rgb
+from medsegkit.distributed import Context, barrier
+from medsegkit.errors import DataError, UsageError
+from medsegkit.imaging import overlay, resize_nearest, resize_square
+from medsegkit.lesion.clusterer import Clusterer, make_clusterer
+from medsegkit.lesion.colour_refine import refine_mask
+from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig
+from medsegkit.lesion.selection import select_foreground
+
+Progress = Callable[[Iterable[tuple[str, Path]]], Iterator[tuple[str, Path]]]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Process the images whose position in the sorted case list is ``index`` modulo ``count``."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str | None) -> Shard:
+        """``"i/N"`` (0-based), else ``RANK``/``WORLD_SIZE`` from torchrun, else the whole folder."""
+        if text is None:
+            rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+            return cls(int(rank), int(world)) if rank is not None and world is not None else cls()
+        try:
+            index, count = (int(v) for v in text.split("/"))
+        except ValueError:
+            raise UsageError(f"--shard expects i/N such as 0/4, got {text!r}") from None
+        if not 0 <= index < count:
+            raise UsageError(f"--shard i/N needs 0 <= i < N, got {text!r}")
+        return cls(index, count)
+
+    def select(self, items: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+        return sorted(items)[self.index :: self.count]
+
+
+def collect_images(target: Path) -> tuple[str, list[tuple[str, Path]]]:
+    """(name, [(case id, image path)]) of a prepared dataset or a plain folder of images."""
+    if (target / DATASET_JSON).is_file():
+        ds = Dataset.open(target)
+        return ds.name, [(c, ds.image_path(c)) for c in ds.case_ids()]
+    if not target.is_dir():
+        raise DataError(f"{target}: folder not found; expected a prepared dataset or a folder of images")
+    images = list_images(target / "images") if (target / "images").is_dir() else list_images(target)
+    if not images:
+        raise DataError(f"{target}: no images (PNG, JPEG, BMP or TIFF) found")
+    ids: dict[str, Path] = {}
+    for path in images:
+        if path.stem in ids:
+            raise DataError(f"duplicate case id {path.stem!r}: {ids[path.stem]} and {path}")
+        ids[path.stem] = path
+    return target.name, sorted(ids.items())
+
+
+def case_seed(seed: int, case_id: str) -> int:
+    """Seed of one image: independent of sharding and of the order images are processed in."""
+    return (seed + zlib.crc32(case_id.encode())) % 2**31
+
+
+def _label_png(labels: np.ndarray) -> bytes:
+    if labels.max(initial=0) < 256:
+        return png_bytes(labels.astype(np.uint8))
+    return png_bytes(labels.astype(np.uint16))
+
+
+def cluster(
+    dataset: str,
+    out: Path | None,
+    clusterer: str,
+    run: ClusterRunConfig,
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    data_root: Path = Path("data"),
+    shard: str | None = None,
+    device: str = "auto",
+    progress: Progress | None = None,
+    fail_fast: bool = False,
+) -> tuple[Path, dict[str, Any]]:
+    """``medsegkit cluster``: everything the verb does, for the CLI and the benchmarks alike.
+
+    ``dataset`` is a prepared dataset (path or name under ``data_root``) or a plain folder of images;
+    ``out`` defaults to ``runs/cluster-<clusterer>-<dataset>``. Returns the run folder and its manifest
+    (empty on ranks other than 0 under ``torchrun``).
+    """
+    target = Path(dataset)
+    if not target.is_dir():
+        target = resolve_dataset(dataset, data_root)
+    method = make_clusterer(clusterer, config_file, overrides)
+    destination = out if out is not None else Path("runs") / f"cluster-{clusterer.replace(':', '-')}-{target.name}"
+    with distributed.session(device) as ctx:  # first, so a broken torchrun environment is reported as such
+        bar = progress if ctx.is_main else None
+        manifest = run_cluster(target, destination, clusterer, method, run, Shard.parse(shard), bar, ctx, fail_fast)
+    return destination, manifest
+
+
+def run_cluster(
+    target: Path,
+    out: Path,
+    name: str,
+    method: Clusterer,
+    run: ClusterRunConfig = ClusterRunConfig(),
+    shard: Shard = Shard(),
+    progress: Progress | None = None,
+    ctx: Context | None = None,
+    fail_fast: bool = False,
+) -> dict[str, Any]:
+    """Cluster every image of ``target`` (this shard's share) not yet finished in ``out``.
+
+    The blind mask is refined by colour models (:func:`refine_mask`) unless ``run.refine_mask`` is off.
+    An image that cannot be read is recorded in ``failed/`` and skipped (``fail_fast``: the error stops
+    the run); a rerun tries it again.
+
+    Each process (a ``--shard`` or a ``torchrun`` rank) writes ``manifest.json`` from every image finished
+    so far; under ``torchrun`` all ranks then wait for each other and rank 0 writes the final merged one.
+    """
+    ctx = ctx or Context()
+    name_of_input, items = collect_images(target)
+    refine = ColourRefineConfig() if run.refine_mask else None  # None: the selector's mask as it is
+    settings = {
+        "method": name,
+        "size": run.size,
+        "seed": run.seed,
+        "config": config_module.to_dict(method.config),
+        "refine_mask": config_module.to_dict(refine) if refine is not None else None,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    settings_file = out / "settings.json"
+    if settings_file.is_file():
+        previous = json.loads(settings_file.read_text())
+        if previous != settings:
+            raise UsageError(
+                f"{out} holds a run with other settings ({settings_file}); choose another --out or delete it"
+            )
+    else:
+        write_json_atomic(settings_file, settings)
+        write_text_atomic(out / "config.toml", config_module.to_toml(method.config))
+    for sub in ("clusters", "masks", "overlays", "cases", "failed"):
+        (out / sub).mkdir(exist_ok=True)
+    method.device = ctx.device
+
+    todo = [(c, p) for c, p in shard.select(items) if not (out / "cases" / f"{c}.json").is_file()]
+    for case_id, path in progress(todo) if progress else todo:
+        try:
+            image = read_rgb(path)
+        except DataError as exc:
+            if fail_fast:
+                raise
+            write_json_atomic(
+                out / "failed" / f"{case_id}.json", {"case": case_id, "image": str(path), "reason": str(exc)}
+            )
+            continue
+        record = _cluster_one(image, case_id, path, out, method, run, refine)
+        write_json_atomic(out / "cases" / f"{case_id}.json", record)
+        (out / "failed" / f"{case_id}.json").unlink(missing_ok=True)
+    if ctx.distributed:
+        barrier(ctx)
+        if not ctx.is_main:
+            return {}  # rank 0 writes and returns the merged manifest
+    return write_manifest(out, name_of_input, target, settings, len(items), ctx.device)
+
+
+def _cluster_one(
+    image: np.ndarray,
+    case_id: str,
+    path: Path,
+    out: Path,
+    method: Clusterer,
+    run: ClusterRunConfig,
+    refine: ColourRefineConfig | None,
+) -> dict[str, Any]:
+    """Cluster, select and refine one image; write its maps and overlay; return its case record."""
+    h, w = image.shape[:2]
+    work = resize_square(image, run.size)
+    seed = case_seed(run.seed, case_id)
+    start = time.perf_counter()
+    result = method.segment(work, seed)
+    selected = select_foreground(work, result.clusters)
+    mask = refine_mask(work, selected, refine) if refine is not None else selected
+    seconds = time.perf_counter() - start  # clustering, selection and refinement; not reading or writing
+    clusters_full = resize_nearest(result.clusters, (h, w))
+    mask_full = resize_nearest(mask.astype(np.uint8), (h, w))
+    write_bytes_atomic(out / "clusters" / f"{case_id}.png", _label_png(clusters_full))
+    write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(mask_full))
+    write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(overlay(image, mask_full > 0)))
+    return {
+        "case": case_id,
+        "image": str(path),
+        "seed": seed,
+        "iterations": result.iterations,
+        "seconds": round(seconds, 4),
+        "clusters": int(np.unique(result.clusters).size),
+        "label_history": result.label_history,
+        "selected_fraction": round(float(selected.mean()), 6),
+        "mask_fraction": round(float(mask.mean()), 6),
+    }
+
+
+def write_manifest(
+    out: Path, name: str, target: Path, settings: dict[str, Any], total: int, device: str = "cpu"
+) -> dict[str, Any]:
+    """Rebuild ``manifest.json`` and ``failed.csv`` from every ``cases/*.json`` and ``failed/*.json`` (all shards)."""
+    records = [json.loads(p.read_text()) for p in sorted((out / "cases").glob("*.json"))]
+    failed = [json.loads(p.read_text()) for p in sorted((out / "failed").glob("*.json"))]
+    seconds = [r["seconds"] for r in records]
+    manifest = {
+        "medsegkit_version": __version__,
+        "torch_version": metadata.version("torch"),
+        "python": platform.python_version(),
+        "device": device,
+        "input": {"name": name, "path": str(target), "images": total},
+        **settings,
+        "finished": len(records),
+        "median_seconds": float(np.median(seconds)) if seconds else None,
+        "failed": failed,
+        "cases": records,
+    }
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=["case", "image", "reason"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(failed)
+    write_text_atomic(out / "failed.csv", table.getvalue())
+    write_json_atomic(out / "manifest.json", manifest)
+    return manifest

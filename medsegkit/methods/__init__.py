@@ -1,1 +1,0 @@
-"""Segmentation methods, created by name through the ``medsegkit.methods`` registry."""
