@@ -21,7 +21,9 @@ demo: $(STAMP)
 	$(BIN)/medsegkit evaluate .demo/cluster-s3 --gt .demo/synthetic-dermoscopy --split all --out .demo/evaluation
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests plugins/medsegkit-extras/tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q --durations=10 medsegkit tests plugins/medsegkit-extras/tests
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache

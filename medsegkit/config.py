@@ -50,6 +50,16 @@ def parse_pairs(pairs: list[str], flag: str = "--set") -> dict[str, str]:
     return out
 
 
+def overrides(pairs: list[str] | None, flags: Mapping[str, Any]) -> dict[str, Any]:
+    """``--set key=value`` pairs, then the flags that were given (None: not given), in that order of precedence.
+
+    Example:
+        >>> overrides(["lr=0.1", "passes=3"], {"passes": None, "seed": 2})
+        {'lr': '0.1', 'passes': '3', 'seed': 2}
+    """
+    return parse_pairs(pairs or []) | {k: v for k, v in flags.items() if v is not None}
+
+
 def _scalar(name: str, value: Any, target: type) -> Any:
     if target is bool:
         if isinstance(value, bool):
@@ -101,7 +111,9 @@ def coerce(name: str, value: Any, hint: Any) -> Any:
             kinds = (kinds[0],) * len(items)
         if len(items) != len(kinds):
             raise ValueError(f"{name} expects {len(kinds)} comma-separated values, got {value!r}")
-        return tuple(_scalar(name, v.strip() if isinstance(v, str) else v, k) for v, k in zip(items, kinds, strict=True))
+        return tuple(
+            _scalar(name, v.strip() if isinstance(v, str) else v, k) for v, k in zip(items, kinds, strict=True)
+        )
     if target in (int, float, str, bool):
         return _scalar(name, value, target)
     return value

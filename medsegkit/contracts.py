@@ -24,12 +24,21 @@ CONTRACTS: dict[str, str] = {
 }
 
 
+SINGULAR = {
+    "models": "model",
+    "attention": "attention",
+    "losses": "loss",
+    "readers": "reader",
+    "clusterers": "clusterer",
+}
+
+
 class ContractError(UsageError):
     """A registered component does not do what its kind promises (exit code 2)."""
 
 
 def _broken(kind: str, name: str, what: str) -> ContractError:
-    return ContractError(f"{kind} {name!r} breaks the {kind} contract ({what}); expected {CONTRACTS[kind]}")
+    return ContractError(f"{SINGULAR[kind]} {name!r} breaks the {kind} contract ({what}); expected {CONTRACTS[kind]}")
 
 
 def check_loaded(kind: str, name: str, obj: Any) -> None:
@@ -46,11 +55,12 @@ def check_loaded(kind: str, name: str, obj: Any) -> None:
 
 
 def check_loss(name: str, loss: Any) -> None:
-    """A built loss must accept ``(logits, target, weight)``."""
+    """A built loss must accept ``(logits, target, weight)`` (an ``nn.Module`` through its ``forward``)."""
+    call = loss.forward if callable(getattr(loss, "forward", None)) else loss
     try:
-        inspect.signature(loss).bind(None, None, None)
+        inspect.signature(call).bind(None, None, None)
     except TypeError as exc:
-        raise _broken("losses", name, f"its call takes {inspect.signature(loss)}: {exc}") from None
+        raise _broken("losses", name, f"its call takes {inspect.signature(call)}: {exc}") from None
     except ValueError:  # a builtin without an inspectable signature: exercise() decides
         pass
 

@@ -264,7 +264,9 @@ def evaluate_runs(
     """Score prediction folders (named ``labels``, default their paths) and write ``per_case.csv`` and
     ``summary.json`` in ``out``; returns the per-run results, the summary and the summary document."""
     names = labels or [str(r) for r in runs]
-    results = [evaluate_run(Path(run), ds, settings, progress, label=name) for run, name in zip(runs, names, strict=True)]
+    results = [
+        evaluate_run(Path(run), ds, settings, progress, label=name) for run, name in zip(runs, names, strict=True)
+    ]
     frame = per_case_frame(results, settings)
     summary = summarise(frame)
     document = summary_document(results, summary, ds, settings)

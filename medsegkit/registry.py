@@ -27,13 +27,7 @@ from medsegkit import contracts
 from medsegkit.errors import MedsegkitError, UsageError
 
 KINDS: tuple[str, ...] = ("models", "attention", "losses", "readers", "clusterers")
-SINGULAR = {
-    "models": "model",
-    "attention": "attention",
-    "losses": "loss",
-    "readers": "reader",
-    "clusterers": "clusterer",
-}
+SINGULAR = contracts.SINGULAR
 LEGACY_KINDS: dict[str, str] = {"datasets": "readers", "methods": "clusterers"}
 CORE_DIST = "medsegkit"
 DISABLE_ENV = "MEDSEGKIT_DISABLE_PLUGINS"
@@ -131,7 +125,8 @@ def load(kind: str, name: str) -> Any:
         obj = component.entry_point.load()
     except Exception as exc:  # a broken plugin must not look like a medsegkit bug
         raise MedsegkitError(
-            f"{component.kind} {component.name!r} from {component.dist!r} ({component.target}) failed to import: "
+            f"{SINGULAR[component.kind]} {component.name!r} from {component.dist!r} ({component.target}) "
+            "failed to import: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
     contracts.check_loaded(component.kind, component.name, obj)

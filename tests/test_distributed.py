@@ -70,6 +70,22 @@ def test_gloo_sync_batchnorm_without_a_group_is_batchnorm_and_shares_parameters(
     assert not torch.equal(weight.detach(), before)
 
 
+def test_gloo_sync_batchnorm_gradcheck(monkeypatch):
+    """Float64 gradients of the synchronised path (two-pass statistics through the differentiable all-reduce),
+    with the collective replaced by the identity: one rank holding the whole batch."""
+    import medsegkit.distributed as module
+
+    monkeypatch.setattr(module.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(module.dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(module.dist_fn, "all_reduce", lambda t: t.clone())
+    layer = GlooSyncBatchNorm(3).double().train()
+    x = torch.randn(4, 3, 3, 2, dtype=torch.float64, requires_grad=True)
+    expected = nn.functional.batch_norm(x, None, None, layer.weight, layer.bias, training=True, eps=layer.eps)
+    torch.testing.assert_close(layer(x), expected)  # the sync path really ran and is batch norm
+    # gradcheck perturbs the tensors it is given in place: weight and bias are the layer's own parameters
+    assert torch.autograd.gradcheck(lambda inp, w, b: layer(inp), (x, layer.weight, layer.bias), eps=1e-6, atol=1e-5)
+
+
 def weigh(y: torch.Tensor, first: int) -> torch.Tensor:
     """A loss that differs per image (images ``first``, ``first + 1``, ...), so the gradients are not trivial."""
     w = torch.arange(first, first + y.shape[0], dtype=y.dtype).view(-1, 1, 1, 1) + torch.linspace(
@@ -138,6 +154,7 @@ def fundus(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_adapt_under_torchrun_takes_the_single_process_step(fundus):
     common = [
         "adapt",
@@ -182,6 +199,7 @@ def test_adapt_under_torchrun_takes_the_single_process_step(fundus):
     assert (fundus / "two" / "evaluation" / "summary.json").is_file()
 
 
+@pytest.mark.slow
 def test_cluster_under_torchrun_covers_every_image_once_and_merges(tmp_path):
     data, _ = prepare("synthetic-dermoscopy", None, tmp_path / "derm", tmp_path, {"count": 5, "size": 64})
     common = ["cluster", str(data), "--size", "64", "--max-iter", "6", "--set", "channels=8"]
@@ -204,6 +222,7 @@ def test_cluster_under_torchrun_covers_every_image_once_and_merges(tmp_path):
     assert {c: (tmp_path / "two" / "cases" / f"{c}.json").stat().st_mtime_ns for c in finished} == finished
 
 
+@pytest.mark.slow
 def test_pretrain_source_under_torchrun_writes_one_run_and_resumes(fundus):
     args = ["pretrain-source", "--domain", "a", "--size", "32", "--batch-size", "2", "--out", "src2"]
     first = medsegkit(*args, "--epochs", "1", procs=2, cwd=fundus)

@@ -11,7 +11,6 @@ from medsegkit import metrics
 from medsegkit.cli import app
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.prepare import prepare
-from medsegkit.errors import UsageError
 from medsegkit.evaluation import EvalSettings, best_overlap, evaluate_run, ssct_leak
 from medsegkit.imaging import resize_nearest
 from tests.conftest import save

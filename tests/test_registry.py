@@ -126,3 +126,13 @@ def test_kill_switch_keeps_builtins_only(fake_dist, monkeypatch, runner):
     assert BUILTIN_READERS <= set(registry.names("datasets"))
     result = runner.invoke(app, ["plugins", "list", "--format", "json"])
     assert {r["distribution"] for r in json.loads(result.stdout)} == {"medsegkit"}
+
+
+def test_old_group_and_kind_names_still_work(fake_dist, runner):
+    """Plugins installed against earlier releases register in medsegkit.datasets / medsegkit.methods."""
+    fake_dist("old-dist", "[medsegkit.datasets]\nold-reader = extra_reader:Reader\n", READER_MODULE)
+    assert registry.resolve("readers", "old-reader").kind == "readers"
+    assert {c.name for c in registry.components("datasets")} == {c.name for c in registry.components("readers")}
+    listed = runner.invoke(app, ["plugins", "list", "--kind", "datasets", "--format", "json"])
+    assert listed.exit_code == 0 and {"old-reader", "ph2"} <= {r["name"] for r in json.loads(listed.stdout)}
+    assert all(r["kind"] == "readers" for r in json.loads(listed.stdout))

@@ -93,7 +93,7 @@ def pretrain_source(
         "batch_size": batch_size,
         "lr": lr, "seed": seed, "aspp_dropout": aspp_dropout, "head_dropout": head_dropout,
     }  # fmt: skip
-    overrides = config_module.parse_pairs(set_ or []) | {k: v for k, v in flags.items() if v is not None}
+    overrides = config_module.overrides(set_, flags)
     cfg = config_module.load(SourceConfig, config, overrides, "pretrain-source")
     destination, result = pretrain(domain, out, cfg, resolve_root(data_root), device, resume, staged)
     if not result:
@@ -139,7 +139,7 @@ def refine(
     from medsegkit.data.dataset import data_root as resolve_root
     from medsegkit.fundus.refine import refine_target
 
-    overrides = config_module.parse_pairs(set_ or []) | {"method": method, "passes": passes, "seed": seed}
+    overrides = config_module.overrides(set_, {"method": method, "passes": passes, "seed": seed})
     cfg = config_module.load(RefineConfig, config, overrides, "refine")
     destination, manifest = refine_target(source, target, out, cfg, resolve_root(data_root), device, staged)
     kept = np.mean([c["kept"] for c in manifest["cases"]]) if manifest["cases"] else 0.0
@@ -227,7 +227,8 @@ def adapt(
         "seed": seed,
     }
     cfg = config_module.load(AdaptConfig, config, flags, "adapt")
-    refine_flags = config_module.parse_pairs(set_ or []) | {"method": method, "passes": passes, "seed": seed}
+    # refinement follows the adaptation's method; --set and --passes override the [refine] table
+    refine_flags = config_module.overrides(set_, {"method": cfg.method, "passes": passes, "seed": seed})
     refine_cfg = config_module.load(RefineConfig, config, refine_flags, "adapt (refine options)", table="refine")
     destination, summary = adapt_target(
         source, source_domain, target, out, cfg, refine_cfg, resolve_root(data_root), device, resume, staged

@@ -109,7 +109,7 @@ def cluster(
     from medsegkit.lesion.runner import cluster as run
 
     overrides = {"max_iter": max_iter, "lr": lr, "attention": attention, "num_clusters": num_clusters}
-    overrides = {k: v for k, v in overrides.items() if v is not None} | config_module.parse_pairs(set_ or [])
+    overrides = config_module.overrides(set_, overrides)
     run_cfg = config_module.build(ClusterRunConfig, {"size": size, "seed": seed, "refine_mask": refine_mask}, "cluster")
     bar = progress(f"cluster {method}")
     destination, manifest = run(

@@ -120,10 +120,10 @@ def cluster(
     ``out`` defaults to ``runs/cluster-<clusterer>-<dataset>``. Returns the run folder and its manifest
     (empty on ranks other than 0 under ``torchrun``).
     """
+    method = make_clusterer(clusterer, config_file, overrides)  # a bad option is reported before anything is read
     target = Path(dataset)
     if not target.is_dir():
         target = resolve_dataset(dataset, data_root)
-    method = make_clusterer(clusterer, config_file, overrides)
     destination = out if out is not None else Path("runs") / f"cluster-{clusterer.replace(':', '-')}-{target.name}"
     with distributed.session(device) as ctx:  # first, so a broken torchrun environment is reported as such
         bar = progress if ctx.is_main else None

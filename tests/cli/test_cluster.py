@@ -147,10 +147,10 @@ def test_errors(runner, derm, tmp_path):
 def test_make_clusterer_rejects_a_plugin_that_breaks_the_contract(fake_dist, runner, derm, tmp_path):
     # registered under the group of earlier releases: still found, and still checked
     fake_dist("odd-dist", "[medsegkit.methods]\nodd = odd_mod:Thing\n", {"odd_mod": "class Thing:\n    pass\n"})
-    with pytest.raises(UsageError, match="clusterers 'odd' breaks the clusterers contract"):
+    with pytest.raises(UsageError, match="clusterer 'odd' breaks the clusterers contract"):
         make_clusterer("odd", None, {})
     result = runner.invoke(app, ["cluster", str(derm), "-m", "odd", "--out", str(tmp_path / "odd")])
-    assert result.exit_code == 2 and result.stderr.startswith("error: clusterers 'odd' breaks")
+    assert result.exit_code == 2 and result.stderr.startswith("error: clusterer 'odd' breaks")
     assert not (tmp_path / "odd").exists()
 
 

@@ -33,6 +33,7 @@ def drishti(root) -> tuple[Path, dict]:
     return prepare("dofe-fundus", SHARED_DATA / "fundus", None, root, {})
 
 
+@pytest.mark.slow
 def test_ph2_masks_have_exact_ground_truth_pixel_counts(ph2):
     src = SHARED_DATA / "ph2-dev" / "PH2Dataset"
     out, manifest = ph2
@@ -48,6 +49,7 @@ def test_ph2_masks_have_exact_ground_truth_pixel_counts(ph2):
         assert ds.image(cid).shape[:2] == truth.shape
 
 
+@pytest.mark.slow
 def test_dofe_fundus_drishti_domain(root, drishti):
     out, manifest = drishti
     assert out == root / "drishti-gs"

@@ -136,6 +136,7 @@ def shifted(tmp_path_factory) -> tuple[Path, Path, dict]:
     return root / "src" / "best.pt", target, best
 
 
+@pytest.mark.slow
 def test_adapt_partly_recovers_a_synthetic_style_shift(shifted, tmp_path):
     checkpoint, target, in_domain = shifted
     args = [
@@ -162,3 +163,19 @@ def test_adapt_partly_recovers_a_synthetic_style_shift(shifted, tmp_path):
     # the shift mostly costs cup Dice: adaptation must win it back overall and lose nowhere
     assert mean["adapted"] > mean["source-only"] + 0.02, dice
     assert all(dice["adapted"][s] > dice["source-only"][s] - 0.01 for s in ("disc", "cup")), dice
+
+
+def test_adapt_reads_a_config_with_a_refine_table(runner, domains, tmp_path):
+    checkpoint, target = domains
+    config = tmp_path / "adapt.toml"
+    config.write_text('method = "dpl"\nepochs = 1\nbatch_size = 2\n\n[refine]\npasses = 2\nmax_std = 0.2\n')
+    out = tmp_path / "run"
+    args = ["adapt", "--from", "a", "--to", str(target), "--source", str(checkpoint), "--config", str(config)]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert 'method = "dpl"' in (out / "config.toml").read_text()
+    refined = json.loads((out / "refine" / "manifest.json").read_text())["config"]
+    assert refined["method"] == "dpl" and refined["passes"] == 2 and refined["max_std"] == 0.2
+    flags = runner.invoke(app, [*args, "--set", "passes=3", "--out", str(tmp_path / "flags")])
+    assert flags.exit_code == 0, flags.output
+    assert json.loads((tmp_path / "flags" / "refine" / "manifest.json").read_text())["config"]["passes"] == 3

@@ -109,7 +109,9 @@ def test_prototypes_and_agreement():
     # over several images the prototype is the mean over all their reliable pixels, not a mean of means
     other = torch.zeros(1, 2, 4, 4)
     other[:, 0] = 3.0
-    split_fg, _, _ = prototypes([(features, pseudo, reliable), (other, torch.ones_like(pseudo), torch.ones_like(pseudo))])
+    split_fg, _, _ = prototypes(
+        [(features, pseudo, reliable), (other, torch.ones_like(pseudo), torch.ones_like(pseudo))]
+    )
     torch.testing.assert_close(split_fg, torch.tensor([[(8 * 1.0 + 16 * 3.0) / 24, 0.0]]))
     # a structure without reliable background pixels is not judged
     _, _, unjudged = prototypes([(features, torch.ones_like(pseudo), reliable)])
@@ -145,3 +147,19 @@ def test_similarity_head_trains(attention):
     across = sim[0, right, 4:12, 3].mean()  # background pixel -> lesion pixel on its right
     within = sim[0, right, 6:10, 6:10].mean()
     assert within > across + 0.2
+
+
+def test_similarity_loss_and_propagation_gradcheck():
+    """Float64 gradients of the pair loss (w.r.t. the similarities) and of propagation (w.r.t. both inputs)."""
+    torch.manual_seed(4)
+    radius = 1
+    similarity = (torch.rand(1, 9, 5, 5, dtype=torch.float64) * 0.8 + 0.1).requires_grad_()
+    labels = torch.rand(1, 1, 5, 5) > 0.5
+    valid = torch.rand(1, 1, 5, 5) > 0.2
+    assert torch.autograd.gradcheck(
+        lambda s: similarity_loss(s, labels, valid, radius), (similarity,), eps=1e-6, atol=1e-5
+    )
+    prob = torch.rand(1, 2, 5, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda p, s: propagate(p, s, radius, beta=2.0, steps=2), (prob, similarity), eps=1e-6, atol=1e-5
+    )

@@ -42,6 +42,17 @@ def test_train_writes_checkpoints_config_and_history(runner, fundus, tmp_path):
     assert "size = 32" in (tmp_path / "run" / "config.toml").read_text()
     checkpoint = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
     assert checkpoint["config"]["size"] == 32 and checkpoint["epoch"] == 2
+    assert checkpoint["device"] == "cpu"  # --device auto, resolved and recorded
+
+
+def test_set_and_config_reach_the_source_config(runner, fundus, tmp_path):
+    config = tmp_path / "source.toml"
+    config.write_text("epochs = 1\nhead_dropout = 0.3\n")
+    args = ["pretrain-source", "--domain", str(fundus), *ARGS, "--config", str(config), "--set", "head_dropout=0.2"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    saved = (tmp_path / "run" / "config.toml").read_text()
+    assert "head_dropout = 0.2" in saved and "epochs = 1" in saved
 
 
 def test_resume_continues_from_the_saved_epoch(runner, fundus, tmp_path):

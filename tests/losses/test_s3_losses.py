@@ -71,3 +71,24 @@ def test_boundary_loss():
     assert BoundaryLoss(16)(noisy) > 0.1
     with pytest.raises(ValueError, match="factor must be at least 2"):
         BoundaryLoss(1)
+
+
+@pytest.mark.parametrize(
+    "loss, inputs",
+    [
+        ("affine", lambda: (torch.rand(1, 3, 6, 7), torch.rand(1, 3, 6, 7))),
+        ("spatial", lambda: (torch.rand(2, 3, 5, 6), torch.rand(2, 3, 5, 6))),
+        ("boundary", lambda: (torch.rand(1, 3, 8, 8),)),
+    ],
+)
+def test_s3_losses_gradcheck(loss, inputs):
+    """Float64 gradients of the affine-consistency, spatial and boundary losses against finite differences."""
+    torch.manual_seed(3)
+    args = tuple(a.double().requires_grad_() for a in inputs())
+    theta = rotation(17).double()
+    fn = {
+        "affine": lambda p, q: AffineConsistencyLoss()(p, q, theta),
+        "spatial": lambda p, image: SpatialConsistencyLoss(0.3)(p, image),
+        "boundary": lambda p: BoundaryLoss(4)(p),
+    }[loss]
+    assert torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-5)
