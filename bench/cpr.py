@@ -18,6 +18,7 @@ from pathlib import Path
 from medsegkit.fundus.config import AdaptConfig, RefineConfig, SourceConfig
 from medsegkit.fundus.pipeline import adapt_target
 from medsegkit.fundus.source import pretrain
+from medsegkit.job import Job
 
 
 def main() -> None:
@@ -38,7 +39,7 @@ def main() -> None:
     checkpoint = args.out / "source" / "best.pt"
     if not checkpoint.is_file():
         cfg = SourceConfig(size=args.size, epochs=args.source_epochs)
-        pretrain(str(args.source), checkpoint.parent, cfg, Path("."), args.device, resume=True)
+        pretrain(str(args.source), cfg, Job(checkpoint.parent, device=args.device), resume=True)
     stages["pretrain-source"] = time.perf_counter() - start
     summaries = {}
     for method in args.methods.split(","):
@@ -47,17 +48,8 @@ def main() -> None:
             AdaptConfig(method=method, epochs=args.epochs),
             RefineConfig(method=method, passes=args.passes),
         )
-        run, summary = adapt_target(
-            checkpoint,
-            str(args.source),
-            str(args.target),
-            args.out / method,
-            cfg,
-            refine_cfg,
-            Path("."),
-            args.device,
-            resume=True,
-        )
+        job = Job(args.out / method, device=args.device)
+        _, summary = adapt_target(checkpoint, str(args.source), str(args.target), cfg, refine_cfg, job, resume=True)
         stages[method] = time.perf_counter() - t
         summaries.setdefault("source-only", summary["source-only"])
         summaries[method] = summary["adapted"]

@@ -50,14 +50,14 @@ def parse_pairs(pairs: list[str], flag: str = "--set") -> dict[str, str]:
     return out
 
 
-def overrides(pairs: list[str] | None, flags: Mapping[str, Any]) -> dict[str, Any]:
+def overrides(pairs: list[str] | None, flags: Mapping[str, Any], flag: str = "--set") -> dict[str, Any]:
     """``--set key=value`` pairs, then the flags that were given (None: not given), in that order of precedence.
 
     Example:
         >>> overrides(["lr=0.1", "passes=3"], {"passes": None, "seed": 2})
         {'lr': '0.1', 'passes': '3', 'seed': 2}
     """
-    return parse_pairs(pairs or []) | {k: v for k, v in flags.items() if v is not None}
+    return parse_pairs(pairs or [], flag) | {k: v for k, v in flags.items() if v is not None}
 
 
 def _scalar(name: str, value: Any, target: type) -> Any:

@@ -133,24 +133,8 @@ def fundus(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ddp")
     source, _ = prepare("synthetic-fundus", None, root / "a", root, {"count": 4, "size": 48})
     prepare("synthetic-fundus", None, root / "b", root, {"count": 8, "size": 48, "style": "b", "test_fraction": 0.5})
-    medsegkit(
-        "pretrain-source",
-        "--domain",
-        str(source),
-        "--size",
-        "32",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "2",
-        "--aspp-dropout",
-        "0",
-        "--head-dropout",
-        "0",
-        "--out",
-        "src",
-        cwd=root,
-    )
+    options = "--size 32 --epochs 2 --batch-size 2 --aspp-dropout 0 --head-dropout 0 --out src".split()
+    medsegkit("pretrain-source", "--domain", str(source), *options, cwd=root)
     return root
 
 

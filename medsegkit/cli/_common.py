@@ -54,6 +54,11 @@ ResumeOpt = Annotated[
 ]
 
 
+def opt(help_text: str, *names: str) -> Any:
+    """An option whose help text states its default (taken from the config that owns it), or that has none."""
+    return typer.Option(*names, help=help_text, show_default=False)
+
+
 def out_option(default: str) -> Any:
     """``--out/-o`` with the verb's default folder in its help."""
     return typer.Option("--out", "-o", help=f"Output folder. Default: {default}.", show_default=False)

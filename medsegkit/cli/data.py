@@ -10,108 +10,57 @@ from typing import Annotated
 import typer
 
 from medsegkit import report
-from medsegkit.cli._common import DataRootOpt, handle_errors, out_option, progress
+from medsegkit.cli._common import DataRootOpt, handle_errors, opt, out_option, progress
+
+HELP = {
+    "kind": "Reader for the raw layout: ph2, dofe-fundus, drishti-gs, refuge, origa, folder, synthetic-dermoscopy, "
+    "synthetic-fundus, or a plugin's (see `medsegkit plugins list --kind readers`).",
+    "src": "Folder in the reader's raw layout (not used by the synthetic generators).",
+    "name": "Dataset name stored in dataset.json and used for the default --out.",
+    "domain": "dofe-fundus: which DomainN of the release (1 Drishti-GS, 2 RIM-ONE-r3, 3 REFUGE train, 4 REFUGE val).",
+    "crop_size": "drishti-gs, refuge: side of the disc-centred ROI crop in source pixels (drishti-gs default 800; "
+    "refuge default: no crop).",
+    "resize": "drishti-gs, refuge: resize the (cropped) image to N x N after cropping.",
+    "min_experts": "drishti-gs: a pixel is labelled when at least this many of the 4 experts marked it (default 2).",
+    "task": "folder: label set, 'lesion' (0/1) or 'fundus' (0 background, 1 rim, 2 cup).",
+    "mask_map": "folder: raw mask value to label, e.g. '0:0,255:1' (the default).",
+    "count": "synthetic-*: number of cases (default 20).",
+    "size": "synthetic-*: image side in pixels (default 256).",
+    "seed": "synthetic-*: random seed; case i depends only on (seed, i, style) (default 0).",
+    "style": "synthetic-fundus: acquisition style 'a' or 'b' (a domain shift between them).",
+    "test_fraction": "synthetic-*: share of cases in the test split (default 0.25); layouts without splits (origa, "
+    "ph2, folder): hold out this share as a test split, chosen by case id.",
+    "opt": "Option for a plugin reader, as key=value; repeatable.",
+    "dataset": "Prepared dataset: a folder with dataset.json, or a name under the data root (ph2, drishti-gs, ...).",
+}
 
 
 @handle_errors
 def prepare(
-    kind: Annotated[
-        str,
-        typer.Argument(
-            help="Reader for the raw layout: ph2, dofe-fundus, drishti-gs, refuge, origa, folder, "
-            "synthetic-dermoscopy, "
-            "synthetic-fundus, or a plugin's (see `medsegkit plugins list --kind readers`)."
-        ),
-    ],
-    src: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Folder in the reader's raw layout (not used by the synthetic generators).", show_default=False
-        ),
-    ] = None,
+    kind: Annotated[str, typer.Argument(help=HELP["kind"])],
+    src: Annotated[Path | None, typer.Argument(help=HELP["src"], show_default=False)] = None,
     out: Annotated[Path | None, out_option("<data root>/<dataset name>")] = None,
     data_root: DataRootOpt = None,
-    name: Annotated[
-        str | None,
-        typer.Option(help="Dataset name stored in dataset.json and used for the default --out.", show_default=False),
-    ] = None,
-    domain: Annotated[
-        int | None,
-        typer.Option(
-            help="dofe-fundus: which DomainN of the release (1 Drishti-GS, 2 RIM-ONE-r3, 3 REFUGE train, 4 "
-            "REFUGE val).",
-            show_default=False,
-        ),
-    ] = None,
-    crop_size: Annotated[
-        int | None,
-        typer.Option(
-            help="drishti-gs, refuge: side of the disc-centred ROI crop in source pixels (drishti-gs default "
-            "800; refuge default: no crop).",
-            show_default=False,
-        ),
-    ] = None,
-    resize: Annotated[
-        int | None,
-        typer.Option(
-            help="drishti-gs, refuge: resize the (cropped) image to N x N after cropping.", show_default=False
-        ),
-    ] = None,
-    min_experts: Annotated[
-        int | None,
-        typer.Option(
-            help="drishti-gs: a pixel is labelled when at least this many of the 4 experts marked it (default 2).",
-            show_default=False,
-        ),
-    ] = None,
-    task: Annotated[
-        str | None,
-        typer.Option(
-            help="folder: label set, 'lesion' (0/1) or 'fundus' (0 background, 1 rim, 2 cup).", show_default=False
-        ),
-    ] = None,
-    mask_map: Annotated[
-        str | None,
-        typer.Option(help="folder: raw mask value to label, e.g. '0:0,255:1' (the default).", show_default=False),
-    ] = None,
-    count: Annotated[
-        int | None, typer.Option(help="synthetic-*: number of cases (default 20).", show_default=False)
-    ] = None,
-    size: Annotated[
-        int | None, typer.Option(help="synthetic-*: image side in pixels (default 256).", show_default=False)
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            help="synthetic-*: random seed; case i depends only on (seed, i, style) (default 0).", show_default=False
-        ),
-    ] = None,
-    style: Annotated[
-        str | None,
-        typer.Option(
-            help="synthetic-fundus: acquisition style 'a' or 'b' (a domain shift between them).", show_default=False
-        ),
-    ] = None,
-    test_fraction: Annotated[
-        float | None,
-        typer.Option(
-            help="synthetic-*: share of cases in the test split (default 0.25); layouts without splits "
-            "(origa, ph2, folder): "
-            "hold out this share as a test split, chosen by case id.",
-            show_default=False,
-        ),
-    ] = None,
-    opt: Annotated[
-        list[str] | None,
-        typer.Option("--opt", help="Option for a plugin reader, as key=value; repeatable.", show_default=False),
-    ] = None,
+    name: Annotated[str | None, opt(HELP["name"])] = None,
+    domain: Annotated[int | None, opt(HELP["domain"])] = None,
+    crop_size: Annotated[int | None, opt(HELP["crop_size"])] = None,
+    resize: Annotated[int | None, opt(HELP["resize"])] = None,
+    min_experts: Annotated[int | None, opt(HELP["min_experts"])] = None,
+    task: Annotated[str | None, opt(HELP["task"])] = None,
+    mask_map: Annotated[str | None, opt(HELP["mask_map"])] = None,
+    count: Annotated[int | None, opt(HELP["count"])] = None,
+    size: Annotated[int | None, opt(HELP["size"])] = None,
+    seed: Annotated[int | None, opt(HELP["seed"])] = None,
+    style: Annotated[str | None, opt(HELP["style"])] = None,
+    test_fraction: Annotated[float | None, opt(HELP["test_fraction"])] = None,
+    extra: Annotated[list[str] | None, opt(HELP["opt"], "--opt")] = None,
 ) -> None:
     """Turn a public dataset's raw layout into the canonical layout (images/, masks/, dataset.json).
 
     The dataset is written to a temporary folder and moved into place at the end, so an
     interrupted run leaves no half dataset, and a rerun gives the same files.
     """
-    from medsegkit.config import parse_pairs
+    from medsegkit.config import overrides
     from medsegkit.data.dataset import data_root as resolve_root
     from medsegkit.data.prepare import prepare as run_prepare
 
@@ -120,7 +69,7 @@ def prepare(
         "mask_map": mask_map, "count": count, "size": size, "seed": seed, "style": style,
         "test_fraction": test_fraction,
     }  # fmt: skip
-    options = {k: v for k, v in given.items() if v is not None} | parse_pairs(opt or [], flag="--opt")
+    options = overrides(extra, given, flag="--opt")
     command = shlex.join(["medsegkit", *sys.argv[1:]]) if sys.argv and "medsegkit" in sys.argv[0] else None
     bar = progress(f"prepare {kind}", transient=True)
     target, manifest = run_prepare(
@@ -130,16 +79,7 @@ def prepare(
 
 
 @handle_errors
-def info(
-    dataset: Annotated[
-        str,
-        typer.Argument(
-            help="Prepared dataset: a folder with dataset.json, or a name under the data root (ph2, "
-            "drishti-gs, domain1, ...)."
-        ),
-    ],
-    data_root: DataRootOpt = None,
-) -> None:
+def info(dataset: Annotated[str, typer.Argument(help=HELP["dataset"])], data_root: DataRootOpt = None) -> None:
     """Show the summary of a prepared dataset."""
     from medsegkit.data.dataset import Dataset, resolve_dataset
     from medsegkit.data.dataset import data_root as resolve_root

@@ -8,95 +8,61 @@ from typing import Annotated
 import typer
 
 from medsegkit import report
-from medsegkit.cli._common import ConfigOpt, DataRootOpt, DeviceOpt, SetOpt, fail, handle_errors, out_option, progress
+from medsegkit.cli._common import (
+    ConfigOpt,
+    DataRootOpt,
+    DeviceOpt,
+    SetOpt,
+    fail,
+    handle_errors,
+    opt,
+    out_option,
+    progress,
+)
 from medsegkit.config import default
 from medsegkit.lesion.config import ClusterRunConfig, KMeansConfig, S3Config
+
+RUN = ClusterRunConfig()
+HELP = {
+    "dataset": "Images to segment: a prepared dataset (path or name under the data root) or a plain folder of images.",
+    "method": "Clusterer: s3 (S3-Net), s3-stn (with a spatial transformer and boundary loss), kmeans (colour "
+    "baseline), "
+    "or a plugin's (see `medsegkit plugins list --kind clusterers`).",
+    "size": f"Working resolution: images are resized to N x N for clustering; outputs are resized back to each "
+    f"image's size ({RUN.size}).",
+    "seed": "Random seed; each image's seed derives from it and the case id, so shards agree with a single "
+    f"run ({RUN.seed}).",
+    "shard": "Process shard i of N (0-based 'i/N'); default: RANK/WORLD_SIZE under torchrun, else all images.",
+    "max_iter": f"s3, s3-stn: maximum iterations per image ({default(S3Config, 'max_iter')}; the paper: 50).",
+    "lr": f"s3, s3-stn: SGD learning rate ({default(S3Config, 'lr')}).",
+    "attention": "s3, s3-stn: attention module of the blocks, a medsegkit.attention name "
+    f"({default(S3Config, 'attention')}).",
+    "num_clusters": f"kmeans: clusters ({default(KMeansConfig, 'num_clusters')}); s3: initial clusters K "
+    "(default C, the "
+    "channels).",
+    "refine": "Refine the chosen lesion mask with a lesion and a skin colour model (docs/cluster.md); the cluster maps "
+    "are never changed.",
+    "fail_fast": "Stop at the first image that cannot be read, instead of recording it in failed.csv and going on.",
+}
 
 
 @handle_errors
 def cluster(
-    dataset: Annotated[
-        str,
-        typer.Argument(
-            help="Images to segment: a prepared dataset (path or name under the data root) or a plain folder of images."
-        ),
-    ],
-    method: Annotated[
-        str,
-        typer.Option(
-            "--method",
-            "-m",
-            help="Clusterer: s3 (S3-Net), s3-stn (with a spatial transformer and boundary loss), kmeans "
-            "(colour baseline), "
-            "or a plugin's (see `medsegkit plugins list --kind clusterers`).",
-        ),
-    ] = "s3",
-    size: Annotated[
-        int,
-        typer.Option(
-            help="Working resolution: images are resized to N x N for clustering; outputs are resized back to "
-            "each image's size."
-        ),
-    ] = default(ClusterRunConfig, "size"),
+    dataset: Annotated[str, typer.Argument(help=HELP["dataset"])],
+    method: Annotated[str, opt(HELP["method"], "--method", "-m")] = "s3",
+    size: Annotated[int, opt(HELP["size"])] = RUN.size,
     out: Annotated[Path | None, out_option("runs/cluster-<method>-<dataset>")] = None,
     config: ConfigOpt = None,
-    seed: Annotated[
-        int,
-        typer.Option(
-            help="Random seed; each image's seed derives from it and the case id, so shards agree with a single run."
-        ),
-    ] = default(ClusterRunConfig, "seed"),
+    seed: Annotated[int, opt(HELP["seed"])] = RUN.seed,
     device: DeviceOpt = "auto",
-    shard: Annotated[
-        str | None,
-        typer.Option(
-            help="Process shard i of N (0-based 'i/N'); default: RANK/WORLD_SIZE under torchrun, else all images.",
-            show_default=False,
-        ),
-    ] = None,
-    max_iter: Annotated[
-        int | None,
-        typer.Option(
-            help=f"s3, s3-stn: maximum iterations per image ({default(S3Config, 'max_iter')}; the paper: 50).",
-            show_default=False,
-        ),
-    ] = None,
-    lr: Annotated[
-        float | None,
-        typer.Option(help=f"s3, s3-stn: SGD learning rate ({default(S3Config, 'lr')}).", show_default=False),
-    ] = None,
-    attention: Annotated[
-        str | None,
-        typer.Option(
-            help="s3, s3-stn: attention module of the blocks, a medsegkit.attention name "
-            f"({default(S3Config, 'attention')}).",
-            show_default=False,
-        ),
-    ] = None,
-    num_clusters: Annotated[
-        int | None,
-        typer.Option(
-            help=f"kmeans: clusters ({default(KMeansConfig, 'num_clusters')}); s3: initial clusters K "
-            "(default C, the channels).",
-            show_default=False,
-        ),
-    ] = None,
+    shard: Annotated[str | None, opt(HELP["shard"])] = None,
+    max_iter: Annotated[int | None, opt(HELP["max_iter"])] = None,
+    lr: Annotated[float | None, opt(HELP["lr"])] = None,
+    attention: Annotated[str | None, opt(HELP["attention"])] = None,
+    num_clusters: Annotated[int | None, opt(HELP["num_clusters"])] = None,
     set_: SetOpt = None,
-    refine_mask: Annotated[
-        bool,
-        typer.Option(
-            "--refine-mask/--no-refine-mask",
-            help="Refine the chosen lesion mask with a lesion and a skin colour model (docs/cluster.md); the "
-            "cluster maps are never changed.",
-        ),
-    ] = default(ClusterRunConfig, "refine_mask"),
-    fail_fast: Annotated[
-        bool,
-        typer.Option(
-            "--fail-fast",
-            help="Stop at the first image that cannot be read, instead of recording it in failed.csv and going on.",
-        ),
-    ] = False,
+    refine_mask: Annotated[bool, opt(HELP["refine"], "--refine-mask/--no-refine-mask")] = RUN.refine_mask,
+    fail_fast: Annotated[bool, opt(HELP["fail_fast"], "--fail-fast")] = False,
     data_root: DataRootOpt = None,
 ) -> None:
     """Segment every image without labels; writes cluster maps, blind lesion masks, overlays and a manifest.
@@ -106,15 +72,15 @@ def cluster(
     """
     from medsegkit import config as config_module
     from medsegkit.data.dataset import data_root as resolve_root
+    from medsegkit.job import Job
     from medsegkit.lesion.runner import cluster as run
 
-    overrides = {"max_iter": max_iter, "lr": lr, "attention": attention, "num_clusters": num_clusters}
-    overrides = config_module.overrides(set_, overrides)
+    flags = {"max_iter": max_iter, "lr": lr, "attention": attention, "num_clusters": num_clusters}
     run_cfg = config_module.build(ClusterRunConfig, {"size": size, "seed": seed, "refine_mask": refine_mask}, "cluster")
     bar = progress(f"cluster {method}")
-    destination, manifest = run(
-        dataset, out, method, run_cfg, config, overrides, resolve_root(data_root), shard, device, bar, fail_fast
-    )
+    overrides = config_module.overrides(set_, flags)
+    job = Job(out, resolve_root(data_root), device, bar)
+    destination, manifest = run(dataset, method, run_cfg, job, config, overrides, shard, fail_fast)
     if not manifest:
         return  # a torchrun rank other than 0
     seconds = manifest["median_seconds"]
@@ -123,11 +89,8 @@ def cluster(
         + (f"; median {seconds:.2f} s per image" if seconds is not None else "")
     )
     if manifest["failed"]:
-        fail(
-            f"{len(manifest['failed'])} image(s) could not be read; "
-            f"listed with the reason in {destination / 'failed.csv'}",
-            1,
-        )
+        where = destination / "failed.csv"
+        fail(f"{len(manifest['failed'])} image(s) could not be read; listed with the reason in {where}", 1)
 
 
 def register(app: typer.Typer) -> None:

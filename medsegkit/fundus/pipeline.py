@@ -15,6 +15,7 @@ from medsegkit.evaluation import EvalSettings, evaluate_runs
 from medsegkit.fundus.adapt import adapt
 from medsegkit.fundus.config import AdaptConfig, RefineConfig
 from medsegkit.fundus.refine import check_components
+from medsegkit.job import Job
 from medsegkit.losses import create_loss
 
 
@@ -41,29 +42,24 @@ def adapt_target(
     source: Path | None,
     source_domain: str,
     target: str,
-    out: Path | None,
     cfg: AdaptConfig,
     refine_cfg: RefineConfig,
-    data_root: Path,
-    device: str = "auto",
+    job: Job,
     resume: bool = False,
-    progress: Any = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Adapt the source checkpoint to ``target`` (path or name under ``data_root``) and score both models
-    on the target's test split (``all`` without one); writes ``<out>/evaluation``.
+    """Adapt the source checkpoint to ``target`` (path or name under ``job.data_root``) and score both models
+    on the target's test split (``all`` without one); writes ``<run>/evaluation``.
 
-    ``out`` defaults to ``runs/adapt-<method>-<from>-to-<to>``. Returns the run folder and the evaluation
+    The run folder defaults to ``runs/adapt-<method>-<from>-to-<to>``. Returns it and the evaluation
     summary (empty on ranks other than 0 under ``torchrun``).
     """
     create_loss(cfg.loss_name)
     check_components(refine_cfg)
     checkpoint = source_checkpoint(source, source_domain)
-    ds = Dataset.open(resolve_dataset(target, data_root))
-    destination = (
-        out if out is not None else Path("runs") / f"adapt-{cfg.method}-{Path(source_domain).name}-to-{ds.name}"
-    )
-    with distributed.session(device) as ctx:
-        result = adapt(checkpoint, ds, destination, cfg, refine_cfg, ctx.device, resume, progress, ctx)
+    ds = Dataset.open(resolve_dataset(target, job.data_root))
+    destination = job.destination(Path("runs") / f"adapt-{cfg.method}-{Path(source_domain).name}-to-{ds.name}")
+    with distributed.session(job.device) as ctx:
+        result = adapt(checkpoint, ds, destination, cfg, refine_cfg, ctx.device, resume, job.progress, ctx)
     if not ctx.is_main:
         return destination, {}
     settings = EvalSettings(split=ds.split_or_all("test"))

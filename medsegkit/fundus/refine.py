@@ -48,6 +48,7 @@ from medsegkit.fundus.cpr import (
 )
 from medsegkit.fundus.source import load_source_model
 from medsegkit.imaging import overlay, resize_nearest, resize_square, to_tensor
+from medsegkit.job import Job
 
 
 class _Features:
@@ -70,23 +71,15 @@ def check_components(cfg: RefineConfig) -> None:
         registry.load("attention", cfg.similarity_attention)
 
 
-def refine_target(
-    source: Path,
-    target: str,
-    out: Path | None,
-    cfg: RefineConfig,
-    data_root: Path,
-    device: str = "auto",
-    progress: Any = None,
-) -> tuple[Path, dict[str, Any]]:
-    """``medsegkit refine``: pseudo-labels for the dataset ``target`` (path or name under ``data_root``).
+def refine_target(source: Path, target: str, cfg: RefineConfig, job: Job) -> tuple[Path, dict[str, Any]]:
+    """``medsegkit refine``: pseudo-labels for the dataset ``target`` (path or name under ``job.data_root``).
 
-    ``out`` defaults to ``runs/refine-<method>-<target>``; returns the folder and its manifest.
+    The folder defaults to ``runs/refine-<method>-<target>``; returns it and its manifest.
     """
     check_components(cfg)
-    ds = Dataset.open(resolve_dataset(target, data_root))
-    destination = out if out is not None else Path("runs") / f"refine-{cfg.method}-{ds.name}"
-    return destination, refine(source, ds, destination, cfg, resolve_device(device), progress)
+    ds = Dataset.open(resolve_dataset(target, job.data_root))
+    destination = job.destination(Path("runs") / f"refine-{cfg.method}-{ds.name}")
+    return destination, refine(source, ds, destination, cfg, resolve_device(job.device), job.progress)
 
 
 def refine(

@@ -27,6 +27,7 @@ from medsegkit.fundus.checkpoint import apply_checkpoint, read_checkpoint, resum
 from medsegkit.fundus.config import SourceConfig
 from medsegkit.fundus.training import train_epoch
 from medsegkit.imaging import resize_square, to_tensor
+from medsegkit.job import Job
 from medsegkit.models import create_model
 
 Progress = Callable[[Iterable[int], str], Iterator[int]]
@@ -151,22 +152,14 @@ def train_source(
     return {"history": state["history"], "best": state["best"], "out": str(out)}
 
 
-def pretrain(
-    domain: str,
-    out: Path | None,
-    cfg: SourceConfig,
-    data_root: Path,
-    device: str = "auto",
-    resume: bool = False,
-    progress: Progress | None = None,
-) -> tuple[Path, dict[str, Any]]:
-    """``medsegkit pretrain-source``: train on the labelled dataset ``domain`` (path or name under ``data_root``).
+def pretrain(domain: str, cfg: SourceConfig, job: Job, resume: bool = False) -> tuple[Path, dict[str, Any]]:
+    """``medsegkit pretrain-source``: train on the labelled dataset ``domain`` (path or name under ``job.data_root``).
 
-    ``out`` defaults to ``runs/source-<dataset>``. Returns the run folder and the training record
-    (empty on ranks other than 0 under ``torchrun``).
+    The run folder defaults to ``runs/source-<dataset>``. Returns it and the training record (empty on
+    ranks other than 0 under ``torchrun``).
     """
-    ds = Dataset.open(resolve_dataset(domain, data_root))
-    destination = out if out is not None else Path("runs") / f"source-{ds.name}"
-    with distributed.session(device) as ctx:
-        result = train_source(ds, destination, cfg, ctx.device, resume, progress, ctx)
+    ds = Dataset.open(resolve_dataset(domain, job.data_root))
+    destination = job.destination(Path("runs") / f"source-{ds.name}")
+    with distributed.session(job.device) as ctx:
+        result = train_source(ds, destination, cfg, ctx.device, resume, job.progress, ctx)
     return destination, result if ctx.is_main else {}

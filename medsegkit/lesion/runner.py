@@ -39,6 +39,7 @@ from medsegkit.data.imageio import list_images, png_bytes, read_rgb
 from medsegkit.distributed import Context, barrier
 from medsegkit.errors import DataError, UsageError
 from medsegkit.imaging import overlay, resize_nearest, resize_square
+from medsegkit.job import Job
 from medsegkit.lesion.clusterer import Clusterer, make_clusterer
 from medsegkit.lesion.colour_refine import refine_mask
 from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig
@@ -103,30 +104,27 @@ def _label_png(labels: np.ndarray) -> bytes:
 
 def cluster(
     dataset: str,
-    out: Path | None,
     clusterer: str,
     run: ClusterRunConfig,
+    job: Job,
     config_file: Path | None = None,
     overrides: dict[str, Any] | None = None,
-    data_root: Path = Path("data"),
     shard: str | None = None,
-    device: str = "auto",
-    progress: Progress | None = None,
     fail_fast: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """``medsegkit cluster``: everything the verb does, for the CLI and the benchmarks alike.
 
-    ``dataset`` is a prepared dataset (path or name under ``data_root``) or a plain folder of images;
-    ``out`` defaults to ``runs/cluster-<clusterer>-<dataset>``. Returns the run folder and its manifest
+    ``dataset`` is a prepared dataset (path or name under ``job.data_root``) or a plain folder of images; the
+    run folder defaults to ``runs/cluster-<clusterer>-<dataset>``. Returns the run folder and its manifest
     (empty on ranks other than 0 under ``torchrun``).
     """
     method = make_clusterer(clusterer, config_file, overrides)  # a bad option is reported before anything is read
     target = Path(dataset)
     if not target.is_dir():
-        target = resolve_dataset(dataset, data_root)
-    destination = out if out is not None else Path("runs") / f"cluster-{clusterer.replace(':', '-')}-{target.name}"
-    with distributed.session(device) as ctx:  # first, so a broken torchrun environment is reported as such
-        bar = progress if ctx.is_main else None
+        target = resolve_dataset(dataset, job.data_root)
+    destination = job.destination(Path("runs") / f"cluster-{clusterer.replace(':', '-')}-{target.name}")
+    with distributed.session(job.device) as ctx:  # first, so a broken torchrun environment is reported as such
+        bar = job.progress if ctx.is_main else None
         manifest = run_cluster(target, destination, clusterer, method, run, Shard.parse(shard), bar, ctx, fail_fast)
     return destination, manifest
 

@@ -19,22 +19,8 @@ def shift_domains(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("domains")
     source, _ = prepare("synthetic-fundus", None, root / "a", root, {"count": 4, "size": 48})
     target, _ = prepare("synthetic-fundus", None, root / "b", root, {"count": 6, "size": 48, "style": "b"})
-    made = CliRunner().invoke(
-        app,
-        [
-            "pretrain-source",
-            "--domain",
-            str(source),
-            "--size",
-            "32",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "2",
-            "--out",
-            str(root / "src"),
-        ],
-    )
+    tiny = "--size 32 --epochs 1 --batch-size 2".split()
+    made = CliRunner().invoke(app, ["pretrain-source", "--domain", str(source), *tiny, "--out", str(root / "src")])
     assert made.exit_code == 0, made.output
     shutil.rmtree(source)
     return root / "src" / "best.pt", target

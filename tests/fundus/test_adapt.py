@@ -14,20 +14,7 @@ from medsegkit.data.prepare import prepare
 from medsegkit.fundus.config import AdaptConfig
 from medsegkit.losses.masked import MaskedBCELoss, focal_bce
 
-FAST = [
-    "--epochs",
-    "1",
-    "--batch-size",
-    "2",
-    "--passes",
-    "2",
-    "--set",
-    "head_iters=2",
-    "--set",
-    "radius=1",
-    "--set",
-    "steps=1",
-]
+FAST = "--epochs 1 --batch-size 2 --passes 2 --set head_iters=2 --set radius=1 --set steps=1".split()
 
 
 @pytest.fixture
@@ -64,15 +51,7 @@ def test_adapt_end_to_end(runner, domains, tmp_path, method):
     checkpoint, target = domains
     out = tmp_path / "run"
     args = [
-        "adapt",
-        "--from",
-        "a",
-        "--to",
-        str(target),
-        "--source",
-        str(checkpoint),
-        "--method",
-        method,
+        *("adapt", "--from", "a", "--to", str(target), "--source", str(checkpoint), "--method", method),
         *FAST,
         "--out",
         str(out),
@@ -147,12 +126,7 @@ def test_adapt_partly_recovers_a_synthetic_style_shift(shifted, tmp_path):
         str(target),
         "--source",
         str(checkpoint),
-        "--method",
-        "cpr",
-        "--epochs",
-        "10",
-        "--batch-size",
-        "4",
+        *"--epochs 10 --batch-size 4".split(),
     ]
     result = CliRunner().invoke(app, [*args, "--set", "radius=1", "--out", str(tmp_path / "cpr")])
     assert result.exit_code == 0, result.output

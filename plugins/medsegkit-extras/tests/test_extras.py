@@ -115,33 +115,15 @@ def test_isic2018_reader(tmp_path, monkeypatch):
 def test_soft_dice_in_adapt_and_se_in_the_similarity_head(tmp_path, monkeypatch):
     runner = CliRunner()
     a, b = tmp_path / "a", tmp_path / "b"
-    assert (
-        runner.invoke(app, ["prepare", "synthetic-fundus", "--count", "4", "--size", "48", "--out", str(a)]).exit_code
-        == 0
-    )
-    assert (
-        runner.invoke(
-            app, ["prepare", "synthetic-fundus", "--style", "b", "--count", "4", "--size", "48", "--out", str(b)]
-        ).exit_code
-        == 0
-    )
-    made = runner.invoke(
-        app,
-        [
-            "pretrain-source",
-            "--domain",
-            str(a),
-            "--size",
-            "32",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "2",
-            "--out",
-            str(tmp_path / "src"),
-        ],
-    )
+    for style, folder in (("a", a), ("b", b)):
+        made = runner.invoke(
+            app, ["prepare", "synthetic-fundus", "--style", style, *"--count 4 --size 48".split(), "--out", str(folder)]
+        )
+        assert made.exit_code == 0, made.output
+    tiny = "--size 32 --epochs 1 --batch-size 2".split()
+    made = runner.invoke(app, ["pretrain-source", "--domain", str(a), *tiny, "--out", str(tmp_path / "src")])
     assert made.exit_code == 0, made.output
+    fast = "--loss soft-dice --epochs 1 --batch-size 2 --passes 2 --set head_iters=2 --set radius=1".split()
     args = [
         "adapt",
         "--from",
@@ -150,18 +132,7 @@ def test_soft_dice_in_adapt_and_se_in_the_similarity_head(tmp_path, monkeypatch)
         str(b),
         "--source",
         str(tmp_path / "src" / "best.pt"),
-        "--loss",
-        "soft-dice",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "2",
-        "--passes",
-        "2",
-        "--set",
-        "head_iters=2",
-        "--set",
-        "radius=1",
+        *fast,
         "--set",
         "attention=se",
     ]

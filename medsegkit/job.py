@@ -1,0 +1,33 @@
+"""What every pipeline entry point needs besides its method's config: where it reads and writes, and on what it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Job:
+    """The shared arguments of ``cluster``, ``pretrain``, ``refine_target`` and ``adapt_target``.
+
+    Args:
+        out: the run folder; None for the verb's default under ``runs/``.
+        data_root: where dataset names are looked up (``--data-root``, ``$MEDSEGKIT_DATA``, ``./data``).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; the one used is recorded with the outputs.
+        progress: wraps an iterable to report progress (the CLI's bar or plain lines); None is silent.
+
+    Example:
+        >>> Job().destination(Path("runs") / "cluster-s3-ph2").as_posix()
+        'runs/cluster-s3-ph2'
+    """
+
+    out: Path | None = None
+    data_root: Path = Path("data")
+    device: str = "auto"
+    progress: Callable[..., Any] | None = None
+
+    def destination(self, default: Path) -> Path:
+        """``out``, else the verb's ``default`` folder."""
+        return Path(self.out) if self.out is not None else default
