@@ -71,7 +71,6 @@ class S3STNConfig(S3Config):
     lambda_affine: float = 0.5
     lambda_spatial: float = 2.0
     lambda_boundary: float = 3.0
-    boundary_factor: int = 16
 
 
 @dataclass(frozen=True)
