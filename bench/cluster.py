@@ -3,6 +3,11 @@
     python bench/cluster.py DATASET [--methods s3,kmeans] [--size 256] [--limit N] [--out DIR] [--set key=value]
                             [--no-refine-mask]
 
+Per method: median seconds per image (clustering, selection, refinement) and wall seconds (reading and
+writing included), iterations, the blind masks' Dice mean and median, the shares of images below 0.5
+and 0.8, HM, XOR and HD95, the best-overlap Dice, the union* ceiling, and how well each image's
+confidence ranks the failures (AUROC for Dice < 0.8).
+
 DATASET is a prepared dataset folder (e.g. from `medsegkit prepare ph2 ../shared/data/ph2-dev/PH2Dataset
 --out /tmp/ph2`). For each method prints the median seconds per image, mean iterations, and mean
 Dice / HM / XOR with the honest selections: best-overlap (the cluster with most ground-truth
@@ -76,10 +81,6 @@ def main() -> None:
             if not link.exists():
                 link.symlink_to(path.resolve())
     print(f"{ds.name}: {len(ds.case_ids())} cases, working size {args.size}, outputs in {root}")
-    header = (
-        f"{'method':<10}{'s/img (median)':>16}{'iters':>8}{'Dice bo':>9}{'HM bo':>8}{'XOR bo':>8}"
-        f"{'Dice blind':>12}{'HM blind':>10}{'XOR blind':>11}{'union*':>8}"
-    )
     rows = []
     run = ClusterRunConfig(size=args.size, seed=0, refine_mask=not args.no_refine_mask)
     options = parse_pairs(args.set)
@@ -87,23 +88,65 @@ def main() -> None:
         method = make_clusterer(name, None, options if name != "kmeans" else {})
         out = root / name
         manifest = run_cluster(source, out, name, method, run)
-        scores = {}
-        for select in ("best-overlap", "blind"):
-            settings = EvalSettings(split="all", select=select)
-            result = evaluate_run(out, ds, settings)
-            frame = per_case_frame([result], settings)
-            scores[select] = frame[["dice", "hm", "xor"]].mean()
-        iters = np.mean([c["iterations"] for c in manifest["cases"]])
-        rows.append(
-            f"{name:<10}{manifest['median_seconds']:>16.2f}{iters:>8.1f}"
-            f"{scores['best-overlap']['dice']:>9.3f}{scores['best-overlap']['hm']:>8.3f}{scores['best-overlap']['xor']:>8.3f}"
-            f"{scores['blind']['dice']:>12.3f}{scores['blind']['hm']:>10.3f}{scores['blind']['xor']:>11.3f}"
-            f"{union_ceiling(out, ds):>8.3f}"
-        )
-        print(rows[-1], flush=True)
+        rows.append(summarise_run(name, out, ds, manifest))
+        print(format_row(rows[-1]), flush=True)
     print()
-    print(header)
-    print("\n".join(rows))
+    print(HEADER)
+    print("\n".join(format_row(r) for r in rows))
+    print("s/img: clustering, selection and refinement; wall: the whole image, reading and writing included.")
+    print("AUROC: how well the confidence ranks the images with blind Dice < 0.8 below the others.")
+
+
+HEADER = (
+    f"{'method':<10}{'s/img':>7}{'wall':>7}{'iters':>7}{'Dice':>8}{'median':>8}{'<0.5':>7}{'<0.8':>7}"
+    f"{'HM':>7}{'XOR':>7}{'HD95':>8}{'best-ov':>9}{'union*':>8}{'AUROC':>7}"
+)
+
+
+def summarise_run(name: str, out: Path, ds: Dataset, manifest: dict) -> dict:
+    """The blind-mask statistics of one run, its best-overlap Dice, union* ceiling and confidence AUROC."""
+    frames = {}
+    for select in ("best-overlap", "blind"):
+        settings = EvalSettings(split="all", select=select)
+        frames[select] = per_case_frame([evaluate_run(out, ds, settings)], settings).set_index("case")
+    blind = frames["blind"]
+    cases = {c["case"]: c for c in manifest["cases"]}
+    confidence = [cases[c].get("confidence") for c in blind.index]
+    auroc = float("nan")
+    if all(v is not None for v in confidence):
+        auroc = failure_auroc(np.array(confidence, float), blind["dice"].to_numpy() < 0.8)
+    return {
+        "name": name,
+        "seconds": manifest["median_seconds"],
+        "wall": float(np.median([c.get("wall_seconds", np.nan) for c in manifest["cases"]])),
+        "iters": float(np.mean([c["iterations"] for c in manifest["cases"]])),
+        "dice": blind["dice"].mean(),
+        "median": blind["dice"].median(),
+        "below_05": float((blind["dice"] < 0.5).mean()),
+        "below_08": float((blind["dice"] < 0.8).mean()),
+        "hm": blind["hm"].mean(),
+        "xor": blind["xor"].mean(),
+        "hd95": blind["hd95"].mean(),
+        "best_overlap": frames["best-overlap"]["dice"].mean(),
+        "union": union_ceiling(out, ds),
+        "auroc": auroc,
+    }
+
+
+def failure_auroc(confidence: np.ndarray, failed: np.ndarray) -> float:
+    """P(confidence of a failure < confidence of a success), ties counting half; NaN without both kinds."""
+    bad, good = confidence[failed], confidence[~failed]
+    if not bad.size or not good.size:
+        return float("nan")
+    return float(((bad[:, None] < good[None, :]) + 0.5 * (bad[:, None] == good[None, :])).mean())
+
+
+def format_row(r: dict) -> str:
+    return (
+        f"{r['name']:<10}{r['seconds']:>7.2f}{r['wall']:>7.2f}{r['iters']:>7.1f}{r['dice']:>8.3f}{r['median']:>8.3f}"
+        f"{100 * r['below_05']:>6.1f}%{100 * r['below_08']:>6.1f}%{r['hm']:>7.3f}{r['xor']:>7.3f}{r['hd95']:>8.1f}"
+        f"{r['best_overlap']:>9.3f}{r['union']:>8.3f}{r['auroc']:>7.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -104,6 +104,24 @@ class SelectionConfig:
 
 
 @dataclass(frozen=True)
+class FieldOfViewConfig:
+    """The dermoscope's lit region: what is darker than ``dark_fraction`` of the image's typical brightness
+    and connected to the border is outside; a field of view under ``min_area`` of the image is not trusted.
+    ``smoothing`` is a fraction of the image side."""
+
+    dark_fraction: float = 0.25
+    min_area: float = 0.3
+    smoothing: float = 1 / 128
+
+    def __post_init__(self) -> None:
+        if not 0 < self.dark_fraction < 1 or not 0 <= self.min_area < 1 or not 0 <= self.smoothing < 0.5:
+            raise ValueError(
+                f"need 0 < dark_fraction < 1, 0 <= min_area < 1 and 0 <= smoothing < 0.5, got {self.dark_fraction}, "
+                f"{self.min_area} and {self.smoothing}"
+            )
+
+
+@dataclass(frozen=True)
 class ColourRefineConfig:
     """Sizes are fractions of the image's shorter side (at 256 px: margin 4, smoothing σ 2, opening 2 pixels)."""
 

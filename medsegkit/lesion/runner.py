@@ -7,7 +7,7 @@ Output folder::
     manifest.json          run settings, versions, device and one record per finished image
     clusters/<case>.png    cluster map at the image's original size (uint8, or 16-bit if needed)
     masks/<case>.png       blind lesion mask (0/1) at the original size, colour-refined unless switched off
-    overlays/<case>.png    the mask's contour drawn on the image
+    overlays/<case>.png    the mask's contour drawn on the image, at most OVERLAY_SIDE pixels on its longer side
     cases/<case>.json      per-image record, written last: its presence marks the image as done
     failed/<case>.json     an image that could not be read, with the reason (removed once it succeeds)
     failed.csv             every failed image of the run (case, image, reason), rebuilt with the manifest
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from medsegkit import __version__, distributed
 from medsegkit import config as config_module
@@ -46,6 +47,18 @@ from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig
 from medsegkit.lesion.selection import select_foreground
 
 Progress = Callable[[Iterable[tuple[str, Path]]], Iterator[tuple[str, Path]]]
+OVERLAY_SIDE = 1024  # overlays are for looking at: a 12-megapixel RGB PNG takes seconds to encode
+
+
+def display_copy(image: np.ndarray, side: int = OVERLAY_SIDE) -> np.ndarray:
+    """``image`` shrunk (bilinear) so that its longer side is at most ``side`` pixels; small images unchanged."""
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    if scale >= 1:
+        return image
+    return np.asarray(
+        Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+    )
 
 
 @dataclass(frozen=True)
@@ -176,6 +189,7 @@ def run_cluster(
 
     todo = [(c, p) for c, p in shard.select(items) if not (out / "cases" / f"{c}.json").is_file()]
     for case_id, path in progress(todo) if progress else todo:
+        started = time.perf_counter()
         try:
             image = read_rgb(path)
         except DataError as exc:
@@ -186,6 +200,7 @@ def run_cluster(
             )
             continue
         record = _cluster_one(image, case_id, path, out, method, run, refine)
+        record["wall_seconds"] = round(time.perf_counter() - started, 4)  # reading and writing included
         write_json_atomic(out / "cases" / f"{case_id}.json", record)
         (out / "failed" / f"{case_id}.json").unlink(missing_ok=True)
     if ctx.distributed:
@@ -217,7 +232,9 @@ def _cluster_one(
     mask_full = resize_nearest(mask.astype(np.uint8), (h, w))
     write_bytes_atomic(out / "clusters" / f"{case_id}.png", _label_png(clusters_full))
     write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(mask_full))
-    write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(overlay(image, mask_full > 0)))
+    display = display_copy(image)
+    drawn = overlay(display, resize_nearest(mask.astype(np.uint8), display.shape[:2]) > 0)
+    write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(drawn))
     return {
         "case": case_id,
         "image": str(path),

@@ -24,7 +24,7 @@ def _fresh(monkeypatch):
 def test_parts_are_listed_with_their_distribution():
     result = CliRunner().invoke(app, ["plugins", "list", "--format", "json"])
     rows = {(r["kind"], r["name"]): r for r in json.loads(result.stdout)}
-    for key in (("attention", "se"), ("losses", "soft-dice"), ("readers", "isic2018")):
+    for key in (("attention", "se"), ("losses", "soft-dice"), ("readers", "kvasir-seg")):
         assert rows[key]["distribution"] == "medsegkit-extras" and rows[key]["status"] == "ok"
 
 
@@ -82,34 +82,31 @@ def write(path, array):
     Image.fromarray(array).save(path)
 
 
-def test_isic2018_reader(tmp_path, monkeypatch):
+def test_kvasir_seg_reader_cuts_jpeg_masks(tmp_path, monkeypatch):
     runner = CliRunner()
-    src = tmp_path / "isic"
+    src = tmp_path / "Kvasir-SEG-release"
     mask = np.zeros((20, 30), np.uint8)
     mask[5:15, 5:20] = 255
-    for split in ("Training", "Validation"):
-        write(
-            src / f"ISIC2018_Task1-2_{split}_Input" / f"ISIC_000000{len(split) % 10}.jpg",
-            np.full((20, 30, 3), 120, np.uint8),
-        )
-        write(src / f"ISIC2018_Task1_{split}_GroundTruth" / f"ISIC_000000{len(split) % 10}_segmentation.png", mask)
-    result = runner.invoke(app, ["prepare", "isic2018", str(src), "--out", str(tmp_path / "out")])
+    for i in range(2):
+        write(src / "Kvasir-SEG" / "images" / f"cju{i}.jpg", np.full((20, 30, 3), 120, np.uint8))
+        write(src / "Kvasir-SEG" / "masks" / f"cju{i}.jpg", mask)  # JPEG: values scatter around 0 and 255
+    result = runner.invoke(app, ["prepare", "kvasir-seg", str(src), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "out" / "dataset.json").read_text())
-    assert set(manifest["splits"]) == {"train", "validation", "all"}
-    assert manifest["statistics"]["label_pixels"]["lesion"] == 2 * 150
-    write(src / "ISIC2018_Task1_Training_GroundTruth" / "ISIC_0000008_segmentation.png", np.full((20, 30), 7, np.uint8))
-    bad = runner.invoke(app, ["prepare", "isic2018", str(src), "--out", str(tmp_path / "out")])
-    assert bad.exit_code == 1 and "ISIC_0000008_segmentation.png: mask value(s) 7" in bad.stderr
+    assert manifest["task"] == "lesion" and manifest["statistics"]["cases"] == 2
+    assert abs(manifest["statistics"]["label_pixels"]["lesion"] - 2 * 150) <= 8  # the cut at 128 keeps the square
+    write(src / "Kvasir-SEG" / "masks" / "cju1.jpg", np.zeros((10, 10), np.uint8))
+    bad = runner.invoke(app, ["prepare", "kvasir-seg", str(src), "--out", str(tmp_path / "out")])
+    assert bad.exit_code == 1 and "cju1.jpg: mask is 10x10 but its image cju1.jpg is 30x20" in bad.stderr
     monkeypatch.setenv("MEDSEGKIT_DISABLE_PLUGINS", "1")
     registry.refresh()
-    missing = runner.invoke(app, ["prepare", "isic2018", str(src), "--out", str(tmp_path / "none")])
-    assert missing.exit_code == 2 and "unknown reader 'isic2018'; known: " in missing.stderr
+    missing = runner.invoke(app, ["prepare", "kvasir-seg", str(src), "--out", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "unknown reader 'kvasir-seg'; known: " in missing.stderr
     with pytest.raises(DataError, match="no cases found"):
-        from medsegkit_extras.isic import ISIC2018Reader
+        from medsegkit_extras.kvasir import KvasirSEGReader
 
         (tmp_path / "empty").mkdir()
-        ISIC2018Reader().scan(tmp_path / "empty")
+        KvasirSEGReader().scan(tmp_path / "empty")
 
 
 def test_soft_dice_in_adapt_and_se_in_the_similarity_head(tmp_path, monkeypatch):
