@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--set", action="append", default=[], help="method option key=value (all methods)")
     parser.add_argument("--no-refine-mask", action="store_true", help="blind masks without the colour-model refinement")
+    parser.add_argument("--no-combine", action="store_true", help="the clusterer's mask, never the second opinion's")
     args = parser.parse_args()
 
     ds = Dataset.open(args.dataset)
@@ -82,7 +83,7 @@ def main() -> None:
                 link.symlink_to(path.resolve())
     print(f"{ds.name}: {len(ds.case_ids())} cases, working size {args.size}, outputs in {root}")
     rows = []
-    run = ClusterRunConfig(size=args.size, seed=0, refine_mask=not args.no_refine_mask)
+    run = ClusterRunConfig(size=args.size, seed=0, refine_mask=not args.no_refine_mask, combine=not args.no_combine)
     options = parse_pairs(args.set)
     for name in args.methods.split(","):
         method = make_clusterer(name, None, options if name != "kmeans" else {})

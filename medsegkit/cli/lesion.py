@@ -42,6 +42,8 @@ HELP = {
     "channels).",
     "refine": "Refine the chosen lesion mask with a lesion and a skin colour model (docs/cluster.md); the cluster maps "
     "are never changed.",
+    "combine": "Take the mask of a k-means second opinion instead of the clusterer's when its edge is clearer "
+    "(docs/cluster.md); the second opinion also gives each image's confidence.",
     "fail_fast": "Stop at the first image that cannot be read, instead of recording it in failed.csv and going on.",
 }
 
@@ -62,6 +64,7 @@ def cluster(
     num_clusters: Annotated[int | None, opt(HELP["num_clusters"])] = None,
     set_: SetOpt = None,
     refine_mask: Annotated[bool, opt(HELP["refine"], "--refine-mask/--no-refine-mask")] = RUN.refine_mask,
+    combine: Annotated[bool, opt(HELP["combine"], "--combine/--no-combine")] = RUN.combine,
     fail_fast: Annotated[bool, opt(HELP["fail_fast"], "--fail-fast")] = False,
     data_root: DataRootOpt = None,
 ) -> None:
@@ -76,7 +79,8 @@ def cluster(
     from medsegkit.lesion.runner import cluster as run
 
     flags = {"max_iter": max_iter, "lr": lr, "attention": attention, "num_clusters": num_clusters}
-    run_cfg = config_module.build(ClusterRunConfig, {"size": size, "seed": seed, "refine_mask": refine_mask}, "cluster")
+    values = {"size": size, "seed": seed, "refine_mask": refine_mask, "combine": combine}
+    run_cfg = config_module.build(ClusterRunConfig, values, "cluster")
     bar = progress(f"cluster {method}")
     overrides = config_module.overrides(set_, flags)
     job = Job(out, resolve_root(data_root), device, bar)

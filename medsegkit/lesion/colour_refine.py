@@ -43,6 +43,7 @@ def refine_mask(
     mask: np.ndarray,
     config: ColourRefineConfig = ColourRefineConfig(),
     blind: SelectionConfig = SelectionConfig(),
+    fov: np.ndarray | None = None,
 ) -> np.ndarray:
     """The refined lesion mask ``(H, W)`` bool of an ``(H, W, 3)`` uint8 ``image`` and its blind ``mask`` ``(H, W)``.
 
@@ -55,7 +56,8 @@ def refine_mask(
     side = min(mask.shape)
     margin = max(1, round(config.margin * side))
     core = ndimage.binary_erosion(mask, iterations=margin)
-    outside = ~ndimage.binary_dilation(mask, iterations=margin)
+    fov = np.ones(mask.shape, bool) if fov is None else fov
+    outside = ~ndimage.binary_dilation(mask, iterations=margin) & fov  # skin: the field of view, not the vignette
     if core.sum() < config.min_pixels or outside.sum() < config.min_pixels:
         return mask
     colours = image.astype(np.float64) / 255.0
@@ -65,10 +67,10 @@ def refine_mask(
     pixels = colours.reshape(-1, colours.shape[2])
     lesion = gaussian_log_likelihood(colours[core], config.ridge)
     skin = gaussian_log_likelihood(colours[outside], config.ridge)
-    candidate = clean((lesion(pixels) > skin(pixels)).reshape(mask.shape), blind)
+    candidate = clean((lesion(pixels) > skin(pixels)).reshape(mask.shape) & fov, blind, fov)
     opening = round(config.opening * side)
     if opening:
-        candidate = clean(ndimage.binary_opening(candidate, iterations=opening), blind)
+        candidate = clean(ndimage.binary_opening(candidate, iterations=opening), blind, fov)
     return candidate if candidate.any() else mask
 
 

@@ -146,11 +146,13 @@ class ColourRefineConfig:
 
 @dataclass(frozen=True)
 class ClusterRunConfig:
-    """What ``medsegkit cluster`` does around the clusterer: working size, seed, colour refinement."""
+    """What ``medsegkit cluster`` does around the clusterer: working size, seed, colour refinement, and
+    ``combine``: take the k-means second opinion's mask instead of the clusterer's when its edge is clearer."""
 
     size: int = 256
     seed: int = 0
     refine_mask: bool = True
+    combine: bool = True
 
     def __post_init__(self) -> None:
         if self.size < 16:

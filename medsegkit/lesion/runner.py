@@ -10,6 +10,7 @@ Output folder::
     overlays/<case>.png    the mask's contour drawn on the image, at most OVERLAY_SIDE pixels on its longer side
     cases/<case>.json      per-image record, written last: its presence marks the image as done
     failed/<case>.json     an image that could not be read, with the reason (removed once it succeeds)
+    review.csv             every finished image from least to most confident, with its overlay
     failed.csv             every failed image of the run (case, image, reason), rebuilt with the manifest
 """
 
@@ -41,10 +42,9 @@ from medsegkit.distributed import Context, barrier
 from medsegkit.errors import DataError, UsageError
 from medsegkit.imaging import overlay, resize_nearest, resize_square
 from medsegkit.job import Job
+from medsegkit.lesion.blind import SECOND_OPINION, blind_mask
 from medsegkit.lesion.clusterer import Clusterer, make_clusterer
-from medsegkit.lesion.colour_refine import refine_mask
-from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig
-from medsegkit.lesion.selection import select_foreground
+from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig, FieldOfViewConfig
 
 Progress = Callable[[Iterable[tuple[str, Path]]], Iterator[tuple[str, Path]]]
 OVERLAY_SIDE = 1024  # overlays are for looking at: a 12-megapixel RGB PNG takes seconds to encode
@@ -171,6 +171,9 @@ def run_cluster(
         "seed": run.seed,
         "config": config_module.to_dict(method.config),
         "refine_mask": config_module.to_dict(refine) if refine is not None else None,
+        "combine": run.combine,
+        "field_of_view": config_module.to_dict(FieldOfViewConfig()),
+        "second_opinion": config_module.to_dict(SECOND_OPINION),
     }
     out.mkdir(parents=True, exist_ok=True)
     settings_file = out / "settings.json"
@@ -219,33 +222,47 @@ def _cluster_one(
     run: ClusterRunConfig,
     refine: ColourRefineConfig | None,
 ) -> dict[str, Any]:
-    """Cluster, select and refine one image; write its maps and overlay; return its case record."""
+    """The blind mask of one image (:func:`blind_mask`); writes its maps and overlay, returns its case record."""
     h, w = image.shape[:2]
     work = resize_square(image, run.size)
     seed = case_seed(run.seed, case_id)
     start = time.perf_counter()
-    result = method.segment(work, seed)
-    selected = select_foreground(work, result.clusters)
-    mask = refine_mask(work, selected, refine) if refine is not None else selected
-    seconds = time.perf_counter() - start  # clustering, selection and refinement; not reading or writing
-    clusters_full = resize_nearest(result.clusters, (h, w))
-    mask_full = resize_nearest(mask.astype(np.uint8), (h, w))
-    write_bytes_atomic(out / "clusters" / f"{case_id}.png", _label_png(clusters_full))
-    write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(mask_full))
+    found = blind_mask(work, method, seed, refine, run.combine)
+    seconds = time.perf_counter() - start  # clustering, selection, refinement, second opinion; no reading or writing
+    clusters = found.clusters.clusters
+    write_bytes_atomic(out / "clusters" / f"{case_id}.png", _label_png(resize_nearest(clusters, (h, w))))
+    write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(resize_nearest(found.mask.astype(np.uint8), (h, w))))
     display = display_copy(image)
-    drawn = overlay(display, resize_nearest(mask.astype(np.uint8), display.shape[:2]) > 0)
+    drawn = overlay(display, resize_nearest(found.mask.astype(np.uint8), display.shape[:2]) > 0)
     write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(drawn))
     return {
         "case": case_id,
         "image": str(path),
         "seed": seed,
-        "iterations": result.iterations,
+        "iterations": found.clusters.iterations,
         "seconds": round(seconds, 4),
-        "clusters": int(np.unique(result.clusters).size),
-        "label_history": result.label_history,
-        "selected_fraction": round(float(selected.mean()), 6),
-        "mask_fraction": round(float(mask.mean()), 6),
+        "clusters": int(np.unique(clusters).size),
+        "label_history": found.clusters.label_history,
+        "fov_fraction": round(float(found.fov.mean()), 6),
+        "mask_source": found.source,
+        "selected_fraction": round(float(found.selected.mean()), 6),
+        "mask_fraction": round(float(found.mask.mean()), 6),
+        **{k: round(v, 6) for k, v in found.scores.items()},
     }
+
+
+REVIEW_FIELDS = ("case", "confidence", "agreement", "stability", "contrast", "mask_source", "mask_fraction", "overlay")
+
+
+def review_table(records: list[dict[str, Any]]) -> str:
+    """``review.csv``: every finished image from least to most confident, with its overlay, so that a user
+    looks at the likely failures first."""
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=REVIEW_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in sorted(records, key=lambda r: (r.get("confidence", 0.0), r["case"])):
+        writer.writerow({**r, "overlay": f"overlays/{r['case']}.png"})
+    return table.getvalue()
 
 
 def write_manifest(
@@ -272,5 +289,6 @@ def write_manifest(
     writer.writeheader()
     writer.writerows(failed)
     write_text_atomic(out / "failed.csv", table.getvalue())
+    write_text_atomic(out / "review.csv", review_table(records))
     write_json_atomic(out / "manifest.json", manifest)
     return manifest

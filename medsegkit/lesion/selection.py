@@ -14,14 +14,19 @@ from scipy import ndimage
 from medsegkit.lesion.config import SelectionConfig
 
 
-def _border_band(shape: tuple[int, int], width: int) -> np.ndarray:
-    band = np.zeros(shape, bool)
-    band[:width], band[-width:], band[:, :width], band[:, -width:] = True, True, True, True
-    return band
+def border_band(fov: np.ndarray, width: int) -> np.ndarray:
+    """The pixels of the field of view ``fov`` ``(H, W)`` within ``width`` pixels of its edge (of the image's
+    edge when the field of view is the whole image)."""
+    return fov & ~ndimage.binary_erosion(fov, iterations=width, border_value=0)
 
 
-def clean(mask: np.ndarray, config: SelectionConfig = SelectionConfig()) -> np.ndarray:
-    """Drop border-hugging off-centre components, keep the largest remaining one, fill its holes.
+def _band(fov: np.ndarray) -> np.ndarray:
+    return border_band(fov, max(1, round(0.02 * min(fov.shape))))
+
+
+def clean(mask: np.ndarray, config: SelectionConfig = SelectionConfig(), fov: np.ndarray | None = None) -> np.ndarray:
+    """Drop components that hug the field of view's edge away from the centre, keep the largest remaining
+    one, fill its holes. ``fov`` ``(H, W)`` bool: the dermoscope's field of view (default: the whole image).
 
     Empty when every component is a border-hugging off-centre one (vignetting, not a lesion).
     """
@@ -29,10 +34,10 @@ def clean(mask: np.ndarray, config: SelectionConfig = SelectionConfig()) -> np.n
     if n == 0:
         return mask.astype(bool)
     h, w = mask.shape
-    band = _border_band(mask.shape, max(1, round(0.02 * min(h, w))))
+    band = _band(np.ones(mask.shape, bool) if fov is None else fov)
     ids = np.arange(1, n + 1)
     sizes = ndimage.sum_labels(np.ones_like(mask), labels, ids)
-    on_border = ndimage.sum_labels(band, labels, ids) / band.sum()
+    on_border = ndimage.sum_labels(band, labels, ids) / max(band.sum(), 1)
     centres = np.array(ndimage.center_of_mass(mask, labels, ids)).reshape(-1, 2)
     offcentre = np.hypot((centres[:, 0] - h / 2) / (h / 2), (centres[:, 1] - w / 2) / (w / 2))
     keep = ~((on_border > config.corner_border_share) & (offcentre > 0.6))
@@ -42,37 +47,42 @@ def clean(mask: np.ndarray, config: SelectionConfig = SelectionConfig()) -> np.n
     return ndimage.binary_fill_holes(labels == best)
 
 
-def score(mask: np.ndarray, grey: np.ndarray, config: SelectionConfig = SelectionConfig()) -> float:
-    """Higher is more lesion-like; ``-inf`` for an empty, tiny or image-filling mask."""
-    area = mask.mean()
+def score(
+    mask: np.ndarray, grey: np.ndarray, config: SelectionConfig = SelectionConfig(), fov: np.ndarray | None = None
+) -> float:
+    """Higher is more lesion-like; ``-inf`` for an empty, tiny or image-filling mask. Statistics and the
+    border are those of the field of view ``fov`` (default: the whole image)."""
+    fov = np.ones(mask.shape, bool) if fov is None else fov
+    area = mask.sum() / max(fov.sum(), 1)
     if area < config.min_area or area > config.max_area:
         return float("-inf")
     h, w = mask.shape
-    ring = ndimage.binary_dilation(mask, iterations=max(1, round(config.ring_width * min(h, w)))) & ~mask
+    ring = ndimage.binary_dilation(mask, iterations=max(1, round(config.ring_width * min(h, w)))) & ~mask & fov
     if not ring.any():
         return float("-inf")
-    contrast = (grey[ring].mean() - grey[mask].mean()) / (grey.std() + 1e-6)
-    band = _border_band(mask.shape, max(1, round(0.02 * min(h, w))))
-    border = mask[band].mean()
+    contrast = (grey[ring].mean() - grey[mask].mean()) / (grey[fov].std() + 1e-6)
+    border = mask[_band(fov)].mean()
     rows, cols = np.nonzero(mask)
     offcentre = np.hypot((rows.mean() - h / 2) / (h / 2), (cols.mean() - w / 2) / (w / 2))
     return float(contrast - config.border_weight * border - config.centre_weight * offcentre)
 
 
 def select_foreground(
-    image: np.ndarray, clusters: np.ndarray, config: SelectionConfig = SelectionConfig()
+    image: np.ndarray, clusters: np.ndarray, config: SelectionConfig = SelectionConfig(), fov: np.ndarray | None = None
 ) -> np.ndarray:
-    """The lesion mask ``(H, W)`` bool chosen from a cluster map ``(H, W)`` of an ``(H, W, 3)`` uint8 image."""
+    """The lesion mask ``(H, W)`` bool chosen from a cluster map ``(H, W)`` of an ``(H, W, 3)`` uint8 image,
+    inside the field of view ``fov`` ``(H, W)`` bool (default: the whole image)."""
+    fov = np.ones(clusters.shape, bool) if fov is None else fov
     grey = image.astype(np.float64).mean(axis=2)
-    values = np.unique(clusters)
+    values = np.unique(clusters[fov])
     if values.size < 2:
         return np.zeros(clusters.shape, bool)
-    brightness = np.array([grey[clusters == v].mean() for v in values])
+    brightness = np.array([grey[(clusters == v) & fov].mean() for v in values])
     order = values[np.argsort(brightness)]
     best, best_score = np.zeros(clusters.shape, bool), float("-inf")
     for k in range(1, values.size):
-        candidate = clean(np.isin(clusters, order[:k]), config)
-        s = score(candidate, grey, config)
+        candidate = clean(np.isin(clusters, order[:k]) & fov, config, fov)
+        s = score(candidate, grey, config, fov)
         if s > best_score:
             best, best_score = candidate, s
     return best

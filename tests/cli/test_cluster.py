@@ -174,3 +174,26 @@ def test_mask_refinement_is_recorded_and_can_be_switched_off(runner, derm, tmp_p
         app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(on), "--no-refine-mask"]
     )
     assert again.exit_code == 2 and "holds a run with other settings" in again.stderr
+
+
+def test_review_lists_images_from_least_to_most_confident(runner, derm, tmp_path):
+    result = runner.invoke(app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    records = {c["case"]: c for c in manifest["cases"]}
+    assert all(
+        0 <= c["confidence"] <= 1 and c["mask_source"] in ("clusterer", "second-opinion") for c in records.values()
+    )
+    lines = (tmp_path / "r" / "review.csv").read_text().splitlines()
+    assert lines[0] == "case,confidence,agreement,stability,contrast,mask_source,mask_fraction,overlay"
+    listed = [line.split(",") for line in lines[1:]]
+    assert sorted(row[0] for row in listed) == sorted(records)
+    assert [float(row[1]) for row in listed] == sorted(float(row[1]) for row in listed)
+    assert all((tmp_path / "r" / row[-1]).is_file() for row in listed)
+    plain = runner.invoke(
+        app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--no-combine", "--out", str(tmp_path / "n")]
+    )
+    assert plain.exit_code == 0, plain.output
+    assert {c["mask_source"] for c in json.loads((tmp_path / "n" / "manifest.json").read_text())["cases"]} == {
+        "clusterer"
+    }

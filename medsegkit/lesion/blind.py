@@ -1,0 +1,58 @@
+"""One image's blind lesion mask: field of view, clustering, selection, colour refinement, a second
+opinion and the confidence, all without ground truth. The runner (:mod:`medsegkit.lesion.runner`)
+adds reading, writing and resuming around it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from medsegkit.lesion.clusterer import Clusterer, ClusterResult
+from medsegkit.lesion.colour_refine import refine_mask
+from medsegkit.lesion.confidence import boundary_contrast, confidence
+from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
+from medsegkit.lesion.fov import field_of_view
+from medsegkit.lesion.kmeans import KMeansClusterer
+from medsegkit.lesion.selection import select_foreground
+
+SECOND_OPINION = KMeansConfig(num_clusters=3)
+
+
+@dataclass
+class BlindMask:
+    """The outcome for one ``(H, W, 3)`` working image: cluster map, masks ``(H, W)`` bool and the record."""
+
+    clusters: ClusterResult
+    fov: np.ndarray
+    selected: np.ndarray
+    mask: np.ndarray
+    source: str
+    scores: dict[str, float]
+
+
+def _select_and_refine(work: np.ndarray, clusters: np.ndarray, fov: np.ndarray, refine: ColourRefineConfig | None):
+    selected = select_foreground(work, clusters, fov=fov)
+    return selected, (refine_mask(work, selected, refine, fov=fov) if refine is not None else selected)
+
+
+def blind_mask(
+    work: np.ndarray, method: Clusterer, seed: int, refine: ColourRefineConfig | None, combine: bool = True
+) -> BlindMask:
+    """The lesion mask of ``work`` chosen without ground truth.
+
+    ``method``'s cluster map and a second opinion (k-means with three colour clusters on the same image)
+    each give a mask: the selected union of clusters inside the field of view, colour-refined unless
+    ``refine`` is None. With ``combine`` the mask with the clearer edge (higher :func:`boundary_contrast`)
+    is the result, else ``method``'s. The other mask is the confidence's second opinion.
+    """
+    fov = field_of_view(work)
+    result = method.segment(work, seed)
+    selected, mask = _select_and_refine(work, result.clusters, fov, refine)
+    second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
+    second_selected, second_mask = _select_and_refine(work, second, fov, refine)
+    source = "clusterer"
+    if combine and boundary_contrast(work, second_mask, fov) > boundary_contrast(work, mask, fov):
+        source = "second-opinion"
+        selected, mask, second_mask = second_selected, second_mask, mask
+    return BlindMask(result, fov, selected, mask, source, confidence(work, mask, selected, second_mask, fov))

@@ -1,0 +1,89 @@
+"""Field of view, selection, refinement and confidence on synthetic dermoscopy scenes built for each failure
+the maintainers saw on hidden images: a vignette ring, a lesion touching the border, a pale lesion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medsegkit import metrics
+from medsegkit.lesion.blind import blind_mask
+from medsegkit.lesion.colour_refine import refine_mask
+from medsegkit.lesion.confidence import boundary_contrast, confidence
+from medsegkit.lesion.config import KMeansConfig
+from medsegkit.lesion.fov import field_of_view
+from medsegkit.lesion.kmeans import KMeansClusterer
+from medsegkit.lesion.selection import select_foreground
+
+SIZE = 96
+
+
+def scene(
+    lesion_colour=(110, 70, 50), centre=(48, 48), radius=16, vignette=None, skin=(215, 160, 135), seed=0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy skin image with a round lesion; ``vignette`` is the radius (fraction of the half side) beyond
+    which the dermoscope's field of view goes black."""
+    rows, cols = np.mgrid[0:SIZE, 0:SIZE]
+    lesion = np.hypot(rows - centre[0], cols - centre[1]) < radius
+    image = np.empty((SIZE, SIZE, 3))
+    image[:] = skin
+    image[lesion] = lesion_colour
+    image += np.random.default_rng(seed).normal(0, 4, image.shape)
+    if vignette is not None:
+        outside = np.hypot(rows - SIZE / 2, cols - SIZE / 2) > vignette * SIZE / 2
+        image[outside] = 8
+    return np.clip(image, 0, 255).astype(np.uint8), lesion
+
+
+def test_field_of_view_of_a_vignette_ring_is_the_lit_circle():
+    image, _ = scene(vignette=0.95)
+    fov = field_of_view(image)
+    rows, cols = np.mgrid[0:SIZE, 0:SIZE]
+    circle = np.hypot(rows - SIZE / 2, cols - SIZE / 2) <= 0.95 * SIZE / 2
+    assert metrics.dice(fov, circle) > 0.98
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"centre": (48, 6), "radius": 20, "lesion_colour": (60, 35, 25)}], ids=["plain", "dark-at-border"]
+)
+def test_no_vignette_means_the_whole_image(kwargs):
+    image, _ = scene(**kwargs)  # a dark lesion touching the border is not a vignette
+    assert field_of_view(image).all()
+
+
+def test_the_vignette_ring_is_never_the_lesion():
+    image, lesion = scene(vignette=0.95, lesion_colour=(150, 100, 80))
+    clusters = np.zeros((SIZE, SIZE), int)
+    clusters[lesion] = 1
+    clusters[~field_of_view(image)] = 2  # the black ring: darker than the lesion and closing a ring around it
+    assert metrics.dice(select_foreground(image, clusters, fov=field_of_view(image)), lesion) > 0.97
+    found = blind_mask(image, KMeansClusterer(), seed=0, refine=None)
+    assert metrics.dice(found.mask, lesion) > 0.9 and found.fov.mean() < 0.9
+
+
+def test_a_lesion_touching_the_border_is_found():
+    image, lesion = scene(centre=(48, 20), radius=24)  # cut by the frame; its centre is within 0.6 of the middle
+    found = blind_mask(image, KMeansClusterer(), seed=0, refine=None)
+    assert metrics.dice(found.mask, lesion) > 0.9
+
+
+def test_a_pale_lesion_is_found_and_refined():
+    image, lesion = scene(lesion_colour=(195, 140, 120))  # barely darker than the skin
+    found = blind_mask(image, KMeansClusterer(KMeansConfig(num_clusters=2)), seed=0, refine=None)
+    assert metrics.dice(found.mask, lesion) > 0.85
+    shrunk = np.zeros_like(lesion)
+    shrunk[lesion] = True
+    shrunk &= np.roll(lesion, 6, axis=0) & np.roll(lesion, -6, axis=0)  # the selection missed the rim
+    assert metrics.dice(refine_mask(image, shrunk), lesion) > metrics.dice(shrunk, lesion)
+
+
+def test_confidence_is_lower_for_a_failure_than_for_a_success():
+    image, lesion = scene()
+    second = blind_mask(image, KMeansClusterer(), seed=0, refine=None).mask
+    good = confidence(image, lesion, lesion, second)
+    wrong = np.zeros_like(lesion)
+    wrong[70:90, 5:40] = True  # a patch of skin chosen as the lesion
+    bad = confidence(image, wrong, wrong, second)
+    assert good["confidence"] > 0.5 > bad["confidence"]
+    assert good["agreement"] > 0.9 and bad["agreement"] == 0.0
+    assert boundary_contrast(image, lesion) > 3 * boundary_contrast(image, wrong)
