@@ -107,7 +107,13 @@ class SelectionConfig:
 class FieldOfViewConfig:
     """The dermoscope's lit region: what is darker than ``dark_fraction`` of the image's typical brightness
     and connected to the border is outside; a field of view under ``min_area`` of the image is not trusted.
-    ``smoothing`` is a fraction of the image side."""
+    ``smoothing`` is a fraction of the image side.
+
+    ``dark_fraction`` a quarter: on all three development collections together (PH2, HAM10000, ISIC 2017)
+    no ground-truth lesion pixel falls outside the field of view for any value from 0.25 to 0.7 and the
+    blind Dice moves by at most 0.011 over that range, while from 0.8 on lesions lose pixels; the least
+    aggressive value is kept, because a very dark lesion cut by the frame is taken for vignetting sooner
+    at higher values (tests/lesion/test_blind.py)."""
 
     dark_fraction: float = 0.25
     min_area: float = 0.3

@@ -6,7 +6,7 @@ nearly black. Those dark corners or rings are not skin and not lesion: left in, 
 and they skew every statistic of the image.
 
 The vignette is found as what is both *very dark* and *connected to the image border*: pixels whose
-brightness (the largest of R, G, B, lightly smoothed) is below ``dark_fraction`` of the image's
+brightness (the largest of R, G, B, lightly smoothed) is below ``dark_fraction`` (a quarter) of the image's
 typical brightness (its median over the central region), in components that touch the border. The
 field of view is the rest, with holes filled, as one component. A dark lesion touching the border is
 rarely that dark (its brightness is a sizeable fraction of the skin's); and when what would remain is
