@@ -2,6 +2,7 @@
 
     python bench/cpr.py --from SOURCE_DATASET --to TARGET_DATASET [--size 256] [--source-epochs 30]
                         [--epochs 10] [--passes 10] [--methods dpl,cpr,cpr-cbam] [--out DIR]
+                        [--encoder efficientnet-lite0] [--encoder-weights imagenet] [--device auto]
 
 Both datasets are prepared fundus datasets (paths). Trains the source model with the library function
 behind ``pretrain-source`` (or reuses ``<out>/source/best.pt``), then for each method runs the function
@@ -32,13 +33,17 @@ def main() -> None:
     parser.add_argument("--methods", default="dpl,cpr,cpr-cbam")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-cpr"))
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--encoder", default=SourceConfig.encoder, help="e.g. efficientnet-lite0")
+    parser.add_argument("--encoder-weights", default=None, help="none, imagenet or a state-dict file")
     args = parser.parse_args()
 
     stages: dict[str, float] = {}
     start = time.perf_counter()
     checkpoint = args.out / "source" / "best.pt"
     if not checkpoint.is_file():
-        cfg = SourceConfig(size=args.size, epochs=args.source_epochs)
+        cfg = SourceConfig(
+            size=args.size, epochs=args.source_epochs, encoder=args.encoder, encoder_weights=args.encoder_weights
+        )
         pretrain(str(args.source), cfg, Job(checkpoint.parent, device=args.device), resume=True)
     stages["pretrain-source"] = time.perf_counter() - start
     summaries = {}

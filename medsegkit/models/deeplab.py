@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from medsegkit.errors import DataError, UsageError
+from medsegkit.models import pretrained
 
 
 def _offline():
@@ -47,9 +48,12 @@ class DeepLabV3Plus(nn.Module):
     """smp DeepLabV3Plus with ``Dropout2d(head_dropout)`` before its segmentation head.
 
     Args:
-        encoder: an smp encoder name (``mobilenet_v2``).
-        encoder_weights: ``None``/``"none"``, ``"imagenet"`` (only from the local cache: medsegkit sets
-            ``HF_HUB_OFFLINE=1`` and never downloads), or a path to an encoder state dict.
+        encoder: an smp encoder name (``mobilenet_v2``), or ``efficientnet-lite0`` … ``efficientnet-lite2``
+            (timm's ``tf_efficientnet_liteN`` through smp's ``tu-`` encoders).
+        encoder_weights: ``None``/``"none"``, ``"imagenet"`` (for ``efficientnet-liteN`` from the installed
+            package that ships them, see :mod:`medsegkit.models.pretrained`; for smp encoders only from the
+            local cache: medsegkit sets ``HF_HUB_OFFLINE=1`` and never downloads), or a path to an encoder
+            state dict.
         classes: output channels (2: cup, disc).
         aspp_dropout: dropout inside the ASPP (0.5, smp's default).
         head_dropout: dropout before the 1x1 head (0.1).
@@ -70,10 +74,14 @@ class DeepLabV3Plus(nn.Module):
         import segmentation_models_pytorch as smp
 
         smp_weights, state_file = _encoder_weights(encoder, encoder_weights)
+        packaged = encoder in pretrained.ENCODERS and smp_weights == "imagenet"
+        if packaged:
+            pretrained.weights_file(encoder)  # a missing package is reported before anything is built
+            smp_weights = None
         try:
             offline = _offline()
             self.net = smp.DeepLabV3Plus(
-                encoder_name=encoder,
+                encoder_name=pretrained.smp_encoder(encoder),
                 encoder_weights=smp_weights,
                 encoder_output_stride=16,
                 decoder_aspp_dropout=aspp_dropout,
@@ -90,6 +98,8 @@ class DeepLabV3Plus(nn.Module):
             ) from None
         finally:
             offline()
+        if packaged:
+            pretrained.load_encoder(self.net.encoder, encoder)
         if state_file is not None:
             state = torch.load(state_file, map_location="cpu", weights_only=True)
             missing, unexpected = self.net.encoder.load_state_dict(state, strict=False)
