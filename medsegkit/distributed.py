@@ -66,6 +66,34 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def cores_owned() -> int:
+    """The CPU cores this process may run on (its affinity mask: taskset, cgroups, SLURM)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Give this process's torch intra-op pool the cores it owns, so that processes sharing a machine do
+    not oversubscribe it (two 2-thread processes on 2 cores slow each other several-fold).
+
+    ``threads`` (``--threads``), else ``$OMP_NUM_THREADS``, else the cores this process owns divided among
+    the ``torchrun`` processes on this machine (``$LOCAL_WORLD_SIZE``). Returns the number used.
+    """
+    if threads is None:
+        given = os.environ.get("OMP_NUM_THREADS", "").strip()
+        if given.isdigit() and int(given) > 0:
+            threads = int(given)
+        else:
+            local = os.environ.get("LOCAL_WORLD_SIZE", "1")
+            return set_threads(max(1, cores_owned() // max(1, int(local) if local.isdigit() else 1)))
+    if threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {threads}")
+    torch.set_num_threads(max(1, threads))
+    return max(1, threads)
+
+
 def launched() -> bool:
     """True in a process started by ``torchrun`` with more than one process."""
     try:
@@ -116,8 +144,10 @@ def shutdown() -> None:
 
 
 @contextmanager
-def session(device: str = "auto") -> Iterator[Context]:
-    """``with session(device) as ctx:``: join the ``torchrun`` group if there is one, leave it afterwards."""
+def session(device: str = "auto", threads: int | None = None) -> Iterator[Context]:
+    """``with session(device) as ctx:``: set this process's threads (:func:`set_threads`), join the
+    ``torchrun`` group if there is one, leave it afterwards."""
+    set_threads(threads)
     ctx = init(device)
     try:
         yield ctx

@@ -17,6 +17,8 @@ class Job:
         data_root: where dataset names are looked up (``--data-root``, ``$MEDSEGKIT_DATA``, ``./data``).
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; the one used is recorded with the outputs.
         progress: wraps an iterable to report progress (the CLI's bar or plain lines); None is silent.
+        threads: torch threads of this process; None: ``$OMP_NUM_THREADS``, else the cores it owns shared
+            among the ``torchrun`` processes of its machine (:func:`medsegkit.distributed.set_threads`).
 
     Example:
         >>> Job().destination(Path("runs") / "cluster-s3-ph2").as_posix()
@@ -27,6 +29,7 @@ class Job:
     data_root: Path = Path("data")
     device: str = "auto"
     progress: Callable[..., Any] | None = None
+    threads: int | None = None
 
     def destination(self, default: Path) -> Path:
         """``out``, else the verb's ``default`` folder."""

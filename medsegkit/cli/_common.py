@@ -49,6 +49,14 @@ SetOpt = Annotated[
         show_default=False,
     ),
 ]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Torch threads of this process. Default: $OMP_NUM_THREADS, else the cores it owns, shared among the "
+        "torchrun processes of the machine.",
+        show_default=False,
+    ),
+]
 ResumeOpt = Annotated[
     bool, typer.Option("--resume", help="Continue the run in --out from its last epoch (only --epochs may change).")
 ]

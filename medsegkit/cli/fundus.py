@@ -49,6 +49,7 @@ def refine(
     out: Annotated[Path | None, common.out_option("runs/refine-<method>-<target>")] = None,
     seed: common.SeedOpt = None,
     device: common.DeviceOpt = "auto",
+    threads: common.ThreadsOpt = None,
     data_root: common.DataRootOpt = None,
 ) -> None:
     """Make denoised pseudo-labels for the target's train images: pseudo/, weights/, prob/, overlays/ and a manifest."""
@@ -59,7 +60,9 @@ def refine(
 
     flags = {"method": method, "passes": passes, "seed": seed}
     cfg = config_module.load(RefineConfig, config, config_module.overrides(set_, flags), "refine")
-    destination, manifest = refine_target(source, target, cfg, Job(out, resolve_root(data_root), device, common.staged))
+    destination, manifest = refine_target(
+        source, target, cfg, Job(out, resolve_root(data_root), device, common.staged, threads)
+    )
     kept = 100 * sum(c["kept"] for c in manifest["cases"]) / max(len(manifest["cases"]), 1)
     report.out.print(
         f"{len(manifest['cases'])} pseudo-labels in {destination} ({kept:.1f}% of pixels kept by denoising; "
@@ -85,6 +88,7 @@ def adapt(
     resume: common.ResumeOpt = False,
     seed: common.SeedOpt = None,
     device: common.DeviceOpt = "auto",
+    threads: common.ThreadsOpt = None,
     data_root: common.DataRootOpt = None,
 ) -> None:
     """Adapt a source model to an unlabelled target without the source data, then score source-only against adapted."""
@@ -98,7 +102,7 @@ def adapt(
     # refinement follows the adaptation's method; --set and --passes override the [refine] table
     refine_flags = config_module.overrides(set_, {"method": cfg.method, "passes": passes, "seed": seed})
     refine_cfg = config_module.load(RefineConfig, config, refine_flags, "adapt (refine options)", table="refine")
-    job = Job(out, resolve_root(data_root), device, common.staged)
+    job = Job(out, resolve_root(data_root), device, common.staged, threads)
     destination, summary = adapt_target(source, source_domain, target, cfg, refine_cfg, job, resume)
     if summary:
         title = f"{Path(source_domain).name} -> {Path(target).name} ({cfg.method}); {destination}"

@@ -13,6 +13,7 @@ from medsegkit.cli._common import (
     DataRootOpt,
     DeviceOpt,
     SetOpt,
+    ThreadsOpt,
     fail,
     handle_errors,
     opt,
@@ -66,6 +67,7 @@ def cluster(
     refine_mask: Annotated[bool, opt(HELP["refine"], "--refine-mask/--no-refine-mask")] = RUN.refine_mask,
     combine: Annotated[bool, opt(HELP["combine"], "--combine/--no-combine")] = RUN.combine,
     fail_fast: Annotated[bool, opt(HELP["fail_fast"], "--fail-fast")] = False,
+    threads: ThreadsOpt = None,
     data_root: DataRootOpt = None,
 ) -> None:
     """Segment every image without labels; writes cluster maps, blind lesion masks, overlays and a manifest.
@@ -83,7 +85,7 @@ def cluster(
     run_cfg = config_module.build(ClusterRunConfig, values, "cluster")
     bar = progress(f"cluster {method}")
     overrides = config_module.overrides(set_, flags)
-    job = Job(out, resolve_root(data_root), device, bar)
+    job = Job(out, resolve_root(data_root), device, bar, threads)
     destination, manifest = run(dataset, method, run_cfg, job, config, overrides, shard, fail_fast)
     if not manifest:
         return  # a torchrun rank other than 0

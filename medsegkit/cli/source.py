@@ -45,6 +45,7 @@ def pretrain_source(
     out: Annotated[Path | None, common.out_option("runs/source-<dataset>")] = None,
     resume: common.ResumeOpt = False,
     device: common.DeviceOpt = "auto",
+    threads: common.ThreadsOpt = None,
     data_root: common.DataRootOpt = None,
 ) -> None:
     """Train the source-domain DeepLabv3+ (cup and disc) with augmentation; saves best.pt, last.pt and the config."""
@@ -58,7 +59,9 @@ def pretrain_source(
         "batch_size": batch_size, "lr": lr, "seed": seed, "aspp_dropout": aspp_dropout, "head_dropout": head_dropout,
     }  # fmt: skip
     cfg = config_module.load(SourceConfig, config, config_module.overrides(set_, flags), "pretrain-source")
-    destination, result = pretrain(domain, cfg, Job(out, resolve_root(data_root), device, common.staged), resume)
+    destination, result = pretrain(
+        domain, cfg, Job(out, resolve_root(data_root), device, common.staged, threads), resume
+    )
     if not result:
         return  # a torchrun rank other than 0
     for r in result["history"][-3:]:

@@ -58,7 +58,7 @@ def adapt_target(
     checkpoint = source_checkpoint(source, source_domain)
     ds = Dataset.open(resolve_dataset(target, job.data_root))
     destination = job.destination(Path("runs") / f"adapt-{cfg.method}-{Path(source_domain).name}-to-{ds.name}")
-    with distributed.session(job.device) as ctx:
+    with distributed.session(job.device, job.threads) as ctx:
         result = adapt(checkpoint, ds, destination, cfg, refine_cfg, ctx.device, resume, job.progress, ctx)
     if not ctx.is_main:
         return destination, {}

@@ -160,6 +160,6 @@ def pretrain(domain: str, cfg: SourceConfig, job: Job, resume: bool = False) -> 
     """
     ds = Dataset.open(resolve_dataset(domain, job.data_root))
     destination = job.destination(Path("runs") / f"source-{ds.name}")
-    with distributed.session(job.device) as ctx:
+    with distributed.session(job.device, job.threads) as ctx:
         result = train_source(ds, destination, cfg, ctx.device, resume, job.progress, ctx)
     return destination, result if ctx.is_main else {}

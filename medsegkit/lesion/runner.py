@@ -136,7 +136,8 @@ def cluster(
     if not target.is_dir():
         target = resolve_dataset(dataset, job.data_root)
     destination = job.destination(Path("runs") / f"cluster-{clusterer.replace(':', '-')}-{target.name}")
-    with distributed.session(job.device) as ctx:  # first, so a broken torchrun environment is reported as such
+    # the session first, so that a broken torchrun environment is reported as such
+    with distributed.session(job.device, job.threads) as ctx:
         bar = job.progress if ctx.is_main else None
         manifest = run_cluster(target, destination, clusterer, method, run, Shard.parse(shard), bar, ctx, fail_fast)
     return destination, manifest
