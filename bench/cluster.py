@@ -27,12 +27,13 @@ import numpy as np
 
 from medsegkit.config import parse_pairs
 from medsegkit.data.dataset import Dataset
+from medsegkit.data.images import collect_images
 from medsegkit.data.predictions import PredictionFolder
 from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame
 from medsegkit.imaging import resize_nearest
 from medsegkit.lesion.clusterer import make_clusterer
 from medsegkit.lesion.config import ClusterRunConfig
-from medsegkit.lesion.runner import collect_images, run_cluster
+from medsegkit.lesion.runner import run_cluster
 
 
 def best_union_dice(clusters: np.ndarray, gt: np.ndarray) -> float:

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from medsegkit import __version__
@@ -28,7 +27,7 @@ from medsegkit.errors import UsageError
 from medsegkit.fundus.checkpoint import resume_run, save_checkpoint
 from medsegkit.fundus.config import AdaptConfig, RefineConfig
 from medsegkit.fundus.refine import check_components, refine
-from medsegkit.fundus.source import load_source_model, targets
+from medsegkit.fundus.source import labels_of, load_source_model, targets
 from medsegkit.fundus.training import train_epoch
 from medsegkit.imaging import resize_nearest, resize_square, to_tensor
 from medsegkit.losses import create_loss
@@ -45,7 +44,7 @@ def predict(
     for case_id in ids:
         image = ds.image(case_id)
         prob = torch.sigmoid(model(to_tensor(resize_square(image, size)).unsqueeze(0).to(device)))[0].cpu().numpy()
-        labels = np.where(prob[0] > threshold, 2, np.where(prob[1] > threshold, 1, 0)).astype(np.uint8)
+        labels = labels_of(prob, threshold)
         write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(resize_nearest(labels, image.shape[:2])))
 
 
@@ -130,6 +129,7 @@ def adapt(
                     "world_size": ctx.world_size,
                     "device": ctx.device,
                     "loss": cfg.loss_name,
+                    "source_config": config_module.to_dict(src_cfg),  # the architecture, for `predict`
                 },
             )
             write_json_atomic(out / "history.json", state["history"])

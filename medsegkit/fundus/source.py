@@ -38,6 +38,17 @@ def targets(labels: torch.Tensor) -> torch.Tensor:
     return torch.stack([labels == 2, labels >= 1], dim=1).float()
 
 
+def labels_of(prob: np.ndarray, threshold: float) -> np.ndarray:
+    """``(2, H, W)`` probabilities (cup, disc) -> canonical labels ``(H, W)``: cup where p_cup > threshold,
+    else rim where p_disc > threshold.
+
+    Example:
+        >>> labels_of(np.array([[[0.9, 0.1]], [[0.95, 0.8]]]), 0.75).tolist()
+        [[2, 1]]
+    """
+    return np.where(prob[0] > threshold, 2, np.where(prob[1] > threshold, 1, 0)).astype(np.uint8)
+
+
 def build_model(cfg: SourceConfig) -> torch.nn.Module:
     return create_model(
         cfg.model,
@@ -50,13 +61,16 @@ def build_model(cfg: SourceConfig) -> torch.nn.Module:
 
 
 def load_source_model(checkpoint: Path, device: str = "cpu") -> tuple[torch.nn.Module, SourceConfig]:
-    """The model saved by ``pretrain-source`` in ``checkpoint``, with its config (weights from the file only)."""
+    """The model saved in ``checkpoint`` by ``pretrain-source`` (or by ``adapt``, which keeps the source
+    model's config beside its own), with its source config; weights from the file only."""
     payload = read_checkpoint(checkpoint)
-    if "config" not in payload:
+    saved = payload.get("source_config", payload.get("config"))
+    if not isinstance(saved, dict) or "encoder" not in saved:
         raise DataError(
-            f"{checkpoint}: not a medsegkit source checkpoint (expected best.pt or last.pt from pretrain-source)"
+            f"{checkpoint}: not a medsegkit fundus checkpoint "
+            "(expected best.pt or last.pt from pretrain-source or adapt)"
         )
-    cfg = config_module.build(SourceConfig, {**payload["config"], "encoder_weights": None}, "source checkpoint")
+    cfg = config_module.build(SourceConfig, {**saved, "encoder_weights": None}, "source checkpoint")
     model = build_model(cfg)
     apply_checkpoint(checkpoint, payload, model)
     return model.to(device), cfg

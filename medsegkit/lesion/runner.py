@@ -19,25 +19,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import platform
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from medsegkit import __version__, distributed
 from medsegkit import config as config_module
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
-from medsegkit.data.canonical import DATASET_JSON
-from medsegkit.data.dataset import Dataset, resolve_dataset
-from medsegkit.data.imageio import list_images, png_bytes, read_rgb
+from medsegkit.data.dataset import resolve_dataset
+from medsegkit.data.imageio import png_bytes, read_rgb
+from medsegkit.data.images import Shard, collect_images, display_copy
 from medsegkit.distributed import Context, barrier
 from medsegkit.errors import DataError, UsageError
 from medsegkit.imaging import overlay, resize_nearest, resize_square
@@ -47,61 +44,6 @@ from medsegkit.lesion.clusterer import Clusterer, make_clusterer
 from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig, FieldOfViewConfig
 
 Progress = Callable[[Iterable[tuple[str, Path]]], Iterator[tuple[str, Path]]]
-OVERLAY_SIDE = 1024  # overlays are for looking at: a 12-megapixel RGB PNG takes seconds to encode
-
-
-def display_copy(image: np.ndarray, side: int = OVERLAY_SIDE) -> np.ndarray:
-    """``image`` shrunk (bilinear) so that its longer side is at most ``side`` pixels; small images unchanged."""
-    h, w = image.shape[:2]
-    scale = side / max(h, w)
-    if scale >= 1:
-        return image
-    return np.asarray(
-        Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
-    )
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Process the images whose position in the sorted case list is ``index`` modulo ``count``."""
-
-    index: int = 0
-    count: int = 1
-
-    @classmethod
-    def parse(cls, text: str | None) -> Shard:
-        """``"i/N"`` (0-based), else ``RANK``/``WORLD_SIZE`` from torchrun, else the whole folder."""
-        if text is None:
-            rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
-            return cls(int(rank), int(world)) if rank is not None and world is not None else cls()
-        try:
-            index, count = (int(v) for v in text.split("/"))
-        except ValueError:
-            raise UsageError(f"--shard expects i/N such as 0/4, got {text!r}") from None
-        if not 0 <= index < count:
-            raise UsageError(f"--shard i/N needs 0 <= i < N, got {text!r}")
-        return cls(index, count)
-
-    def select(self, items: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
-        return sorted(items)[self.index :: self.count]
-
-
-def collect_images(target: Path) -> tuple[str, list[tuple[str, Path]]]:
-    """(name, [(case id, image path)]) of a prepared dataset or a plain folder of images."""
-    if (target / DATASET_JSON).is_file():
-        ds = Dataset.open(target)
-        return ds.name, [(c, ds.image_path(c)) for c in ds.case_ids()]
-    if not target.is_dir():
-        raise DataError(f"{target}: folder not found; expected a prepared dataset or a folder of images")
-    images = list_images(target / "images") if (target / "images").is_dir() else list_images(target)
-    if not images:
-        raise DataError(f"{target}: no images (PNG, JPEG, BMP or TIFF) found")
-    ids: dict[str, Path] = {}
-    for path in images:
-        if path.stem in ids:
-            raise DataError(f"duplicate case id {path.stem!r}: {ids[path.stem]} and {path}")
-        ids[path.stem] = path
-    return target.name, sorted(ids.items())
 
 
 def case_seed(seed: int, case_id: str) -> int:

@@ -1,0 +1,53 @@
+"""``predict``: a source or adapted fundus checkpoint applied to new images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medsegkit import report
+from medsegkit.cli import _common as common
+from medsegkit.fundus.config import AdaptConfig
+
+HELP = {
+    "checkpoint": "A checkpoint from pretrain-source (best.pt, last.pt) or adapt (last.pt); its working size is used.",
+    "images": "A folder of images, or a prepared dataset (path or name under the data root).",
+    "threshold": f"Probability threshold of disc and cup ({AdaptConfig.threshold}, as adapt's predictions).",
+    "uncertainty": "MC-dropout passes; with N > 0, predictions.csv gets each structure's mean uncertainty (0: off).",
+    "batch_size": "Images per forward pass (8).",
+    "shard": "Process shard i of N (0-based 'i/N'); default: RANK/WORLD_SIZE under torchrun, else all images.",
+}
+
+
+@common.handle_errors
+def predict(
+    checkpoint: Annotated[Path, typer.Argument(help=HELP["checkpoint"])],
+    images: Annotated[str, typer.Argument(help=HELP["images"])],
+    out: Annotated[Path | None, common.out_option("runs/predict-<images>")] = None,
+    threshold: Annotated[float, typer.Option(help=HELP["threshold"], show_default=False)] = AdaptConfig.threshold,
+    uncertainty: Annotated[int, typer.Option(help=HELP["uncertainty"], show_default=False)] = 0,
+    batch_size: Annotated[int, typer.Option(help=HELP["batch_size"], show_default=False)] = 8,
+    shard: Annotated[str | None, common.opt(HELP["shard"])] = None,
+    device: common.DeviceOpt = "auto",
+    threads: common.ThreadsOpt = None,
+    data_root: common.DataRootOpt = None,
+) -> None:
+    """Masks (canonical labels at each image's size), overlays and predictions.csv (disc and cup area, vertical
+    cup-to-disc ratio, optionally MC-dropout uncertainty) for every image; a rerun skips finished images."""
+    from medsegkit.data.dataset import data_root as resolve_root
+    from medsegkit.fundus.predict import predict as run
+    from medsegkit.job import Job
+
+    job = Job(out, resolve_root(data_root), device, common.progress("predict"), threads)
+    destination, manifest = run(checkpoint, images, job, threshold, uncertainty, batch_size, shard)
+    if manifest:
+        done, total = manifest["finished"], manifest["input"]["images"]
+        report.out.print(
+            f"{done}/{total} images predicted in {destination} on {manifest['device']}; see predictions.csv"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(predict)
