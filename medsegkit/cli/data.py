@@ -11,24 +11,30 @@ import typer
 
 from medsegkit import report
 from medsegkit.cli._common import DataRootOpt, handle_errors, opt, out_option, progress
+from medsegkit.data.readers.drishti import DrishtiOptions
+from medsegkit.data.readers.folder import FolderOptions
+from medsegkit.data.synthetic.common import SyntheticOptions
 
+DRISHTI, FOLDER, SYNTHETIC = DrishtiOptions(), FolderOptions(), SyntheticOptions()
 HELP = {
     "kind": "Reader for the raw layout: ph2, dofe-fundus, drishti-gs, refuge, origa, folder, synthetic-dermoscopy, "
     "synthetic-fundus, or a plugin's (see `medsegkit plugins list --kind readers`).",
     "src": "Folder in the reader's raw layout (not used by the synthetic generators).",
     "name": "Dataset name stored in dataset.json and used for the default --out.",
     "domain": "dofe-fundus: which DomainN of the release (1 Drishti-GS, 2 RIM-ONE-r3, 3 REFUGE train, 4 REFUGE val).",
-    "crop_size": "drishti-gs, refuge: side of the disc-centred ROI crop in source pixels (drishti-gs default 800; "
-    "refuge default: no crop).",
+    "crop_size": "drishti-gs, refuge: side of the disc-centred ROI crop in source pixels (drishti-gs default "
+    f"{DRISHTI.crop_size}; refuge default: no crop).",
     "resize": "drishti-gs, refuge: resize the (cropped) image to N x N after cropping.",
-    "min_experts": "drishti-gs: a pixel is labelled when at least this many of the 4 experts marked it (default 2).",
-    "task": "folder: label set, 'lesion' (0/1) or 'fundus' (0 background, 1 rim, 2 cup).",
-    "mask_map": "folder: raw mask value to label, e.g. '0:0,255:1' (the default).",
-    "count": "synthetic-*: number of cases (default 20).",
-    "size": "synthetic-*: image side in pixels (default 256).",
-    "seed": "synthetic-*: random seed; case i depends only on (seed, i, style) (default 0).",
+    "min_experts": "drishti-gs: a pixel is labelled when at least this many of the 4 experts marked it "
+    f"(default {DRISHTI.min_experts}).",
+    "task": f"folder: label set, 'lesion' (0/1) or 'fundus' (0 background, 1 rim, 2 cup) (default {FOLDER.task}).",
+    "mask_map": f"folder: raw mask value to label, e.g. '0:0,255:1' (default '{FOLDER.mask_map}').",
+    "count": f"synthetic-*: number of cases (default {SYNTHETIC.count}).",
+    "size": f"synthetic-*: image side in pixels (default {SYNTHETIC.size}).",
+    "seed": f"synthetic-*: random seed; case i depends only on (seed, i, style) (default {SYNTHETIC.seed}).",
     "style": "synthetic-fundus: acquisition style 'a' or 'b' (a domain shift between them).",
-    "test_fraction": "synthetic-*: share of cases in the test split (default 0.25); layouts without splits (origa, "
+    "test_fraction": f"synthetic-*: share of cases in the test split (default {SYNTHETIC.test_fraction}); layouts "
+    "without splits (origa, "
     "ph2, folder): hold out this share as a test split, chosen by case id.",
     "opt": "Option for a plugin reader, as key=value; repeatable.",
     "dataset": "Prepared dataset: a folder with dataset.json, or a name under the data root (ph2, drishti-gs, ...).",
