@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from medsegkit.atomic import write_json_atomic
+from medsegkit.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -34,3 +38,19 @@ class Job:
     def destination(self, default: Path) -> Path:
         """``out``, else the verb's ``default`` folder."""
         return Path(self.out) if self.out is not None else default
+
+
+def claim(out: Path, settings: dict[str, Any], subfolders: Iterable[str] = ()) -> bool:
+    """Make ``out`` the folder of a run with ``settings`` (recorded in ``settings.json``), or continue the run
+    already there with the same settings; a folder holding a run with other settings is refused. Creates
+    ``subfolders``. Returns True for a new run."""
+    out.mkdir(parents=True, exist_ok=True)
+    file = out / "settings.json"
+    fresh = not file.is_file()
+    if not fresh and json.loads(file.read_text()) != settings:
+        raise UsageError(f"{out} holds a run with other settings ({file}); choose another --out or delete it")
+    if fresh:
+        write_json_atomic(file, settings)
+    for sub in subfolders:
+        (out / sub).mkdir(exist_ok=True)
+    return fresh

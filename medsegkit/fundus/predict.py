@@ -33,7 +33,7 @@ from medsegkit.fundus.config import AdaptConfig
 from medsegkit.fundus.cpr import mc_dropout
 from medsegkit.fundus.source import labels_of, load_source_model
 from medsegkit.imaging import overlay, resize_nearest, resize_square, to_tensor
-from medsegkit.job import Job
+from medsegkit.job import Job, claim
 
 FIELDS = ("case", "height", "width", "disc_area", "cup_area", "vcdr", "uncertainty_disc", "uncertainty_cup")
 
@@ -61,7 +61,7 @@ def predict(
     settings = {"checkpoint": str(Path(checkpoint).resolve()), "threshold": threshold, "uncertainty": uncertainty}
     with distributed.session(job.device, job.threads) as ctx:
         model, cfg = load_source_model(Path(checkpoint), ctx.device)
-        _prepare_folder(out, settings)
+        claim(out, settings, ("masks", "overlays", "cases"))
         todo = [(c, p) for c, p in Shard.parse(shard).select(items) if not (out / "cases" / f"{c}.json").is_file()]
         batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
         progress = job.progress if (job.progress and ctx.is_main) else (lambda x: x)
@@ -72,16 +72,6 @@ def predict(
             if not ctx.is_main:
                 return out, {}
     return out, _write_summary(out, name, images, settings, len(items), ctx.device)
-
-
-def _prepare_folder(out: Path, settings: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    file = out / "settings.json"
-    if file.is_file() and json.loads(file.read_text()) != settings:
-        raise UsageError(f"{out} holds predictions with other settings ({file}); choose another --out or delete it")
-    write_json_atomic(file, settings)
-    for sub in ("masks", "overlays", "cases"):
-        (out / sub).mkdir(exist_ok=True)
 
 
 @torch.no_grad()

@@ -19,11 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice of two ``(H, W)`` masks; 1 for two empty masks."""
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * float((a & b).sum()) / total
+from medsegkit.metrics import dice
 
 
 def boundary_contrast(image: np.ndarray, mask: np.ndarray, fov: np.ndarray | None = None, ring: float = 0.03) -> float:

@@ -36,9 +36,9 @@ from medsegkit.data.dataset import resolve_dataset
 from medsegkit.data.imageio import png_bytes, read_rgb
 from medsegkit.data.images import Shard, collect_images, display_copy
 from medsegkit.distributed import Context, barrier
-from medsegkit.errors import DataError, UsageError
+from medsegkit.errors import DataError
 from medsegkit.imaging import overlay, resize_nearest, resize_square
-from medsegkit.job import Job
+from medsegkit.job import Job, claim
 from medsegkit.lesion.blind import SECOND_OPINION, blind_mask
 from medsegkit.lesion.clusterer import Clusterer, make_clusterer
 from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig, FieldOfViewConfig
@@ -118,19 +118,8 @@ def run_cluster(
         "field_of_view": config_module.to_dict(FieldOfViewConfig()),
         "second_opinion": config_module.to_dict(SECOND_OPINION),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    settings_file = out / "settings.json"
-    if settings_file.is_file():
-        previous = json.loads(settings_file.read_text())
-        if previous != settings:
-            raise UsageError(
-                f"{out} holds a run with other settings ({settings_file}); choose another --out or delete it"
-            )
-    else:
-        write_json_atomic(settings_file, settings)
+    if claim(out, settings, ("clusters", "masks", "overlays", "cases", "failed")):
         write_text_atomic(out / "config.toml", config_module.to_toml(method.config))
-    for sub in ("clusters", "masks", "overlays", "cases", "failed"):
-        (out / sub).mkdir(exist_ok=True)
     method.device = ctx.device
 
     todo = [(c, p) for c, p in shard.select(items) if not (out / "cases" / f"{c}.json").is_file()]
