@@ -5,7 +5,6 @@ Every verb parses its options, calls one library function and prints; see docs/a
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from typer.core import TyperGroup, TyperOption
 
 from medsegkit import __version__, report
 from medsegkit.cli import data, evaluate, fundus, lesion, plugins, predict, source
+from medsegkit.cli._common import debugging
 
 _display_type_rich = TyperOption.display_type_rich
 
@@ -37,7 +37,7 @@ class _App(TyperGroup):
             report.err.print("aborted")
             result = 1
         except Exception as exc:
-            if not _parser_error(exc) or os.environ.get("MEDSEGKIT_DEBUG") == "1":
+            if not _parser_error(exc) or debugging():
                 raise
             if type(exc).__name__ == "NoArgsIsHelpError":  # the help was shown; nothing else to say
                 message = exc.format_message()

@@ -72,6 +72,11 @@ def out_option(default: str) -> Any:
     return typer.Option("--out", "-o", help=f"Output folder. Default: {default}.", show_default=False)
 
 
+def debugging() -> bool:
+    """``MEDSEGKIT_DEBUG=1``: show tracebacks instead of one-line errors."""
+    return os.environ.get("MEDSEGKIT_DEBUG") == "1"
+
+
 def handle_errors(fn: F) -> F:
     """Expected failures become one ``error:`` line on stderr and exit 1 (runtime) or 2 (usage).
 
@@ -84,7 +89,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (MedsegkitError, OSError) as exc:
-            if os.environ.get("MEDSEGKIT_DEBUG") == "1":
+            if debugging():
                 raise
             code = exc.exit_code if isinstance(exc, MedsegkitError) else 1
             fail(_os_message(exc) if isinstance(exc, OSError) else str(exc), code)

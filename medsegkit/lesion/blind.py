@@ -52,7 +52,9 @@ def blind_mask(
     second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
     second_selected, second_mask = _select_and_refine(work, second, fov, refine)
     source = "clusterer"
-    if combine and boundary_contrast(work, second_mask, fov) > boundary_contrast(work, mask, fov):
-        source = "second-opinion"
+    edge, second_edge = boundary_contrast(work, mask, fov), boundary_contrast(work, second_mask, fov)
+    if combine and second_edge > edge:
+        source, edge = "second-opinion", second_edge
         selected, mask, second_mask = second_selected, second_mask, mask
-    return BlindMask(result, fov, selected, mask, source, confidence(work, mask, selected, second_mask, fov))
+    scores = confidence(work, mask, selected, second_mask, fov, contrast=edge)
+    return BlindMask(result, fov, selected, mask, source, scores)

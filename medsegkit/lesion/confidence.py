@@ -44,12 +44,18 @@ def boundary_contrast(image: np.ndarray, mask: np.ndarray, fov: np.ndarray | Non
 
 
 def confidence(
-    image: np.ndarray, mask: np.ndarray, selected: np.ndarray, second: np.ndarray, fov: np.ndarray | None = None
+    image: np.ndarray,
+    mask: np.ndarray,
+    selected: np.ndarray,
+    second: np.ndarray,
+    fov: np.ndarray | None = None,
+    contrast: float | None = None,
 ) -> dict[str, float]:
     """The confidence of the final ``mask`` of an ``(H, W, 3)`` image and the pieces it is made of.
 
-    ``selected`` is the union of clusters the mask was refined from, ``second`` the second opinion's mask.
+    ``selected`` is the union of clusters the mask was refined from, ``second`` the second opinion's mask;
+    ``contrast``, the mask's :func:`boundary_contrast` when the caller has it already.
     """
-    contrast = boundary_contrast(image, mask, fov)
+    contrast = boundary_contrast(image, mask, fov) if contrast is None else contrast
     parts = {"agreement": dice(mask, second), "stability": dice(mask, selected), "contrast": contrast / (1 + contrast)}
     return {"confidence": float(np.prod(list(parts.values()))), **parts, "contrast_raw": contrast}
