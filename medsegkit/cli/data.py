@@ -17,8 +17,10 @@ from medsegkit.data.synthetic.common import SyntheticOptions
 
 DRISHTI, FOLDER, SYNTHETIC = DrishtiOptions(), FolderOptions(), SyntheticOptions()
 HELP = {
-    "kind": "Reader for the raw layout: ph2, dofe-fundus, drishti-gs, refuge, origa, folder, synthetic-dermoscopy, "
-    "synthetic-fundus, or a plugin's (see `medsegkit plugins list --kind readers`).",
+    "kind": "Reader for the raw layout: ph2, isic, ham10000, dofe-fundus, drishti-gs, refuge, origa, folder, "
+    "synthetic-dermoscopy, synthetic-fundus, shifted (a prepared dataset zoomed and re-lit for stress tests: "
+    "--opt zoom=1.4 --opt brightness=0.6 --opt contrast=0.8 --opt gamma=1.3 --opt blur=1), or a plugin's "
+    "(see `medsegkit plugins list --kind readers`).",
     "src": "Folder in the reader's raw layout (not used by the synthetic generators).",
     "name": "Dataset name stored in dataset.json and used for the default --out.",
     "domain": "dofe-fundus: which DomainN of the release (1 Drishti-GS, 2 RIM-ONE-r3, 3 REFUGE train, 4 REFUGE val).",
