@@ -25,6 +25,8 @@ HELP = {
     "lr": f"Adam learning rate ({D.lr}).",
     "aspp_dropout": f"Dropout inside the ASPP ({D.aspp_dropout}); also the MC-dropout of refine.",
     "head_dropout": f"Dropout before the 1x1 head ({D.head_dropout}); also used by MC dropout.",
+    "augment": f"Augmentation recipe ({D.augment}): robust zooms the disc to fill 10-60 % of the crop and varies "
+    "brightness, contrast, colour and blur (holds on other cameras); reference is the DPL/CPR code's recipe.",
 }
 
 
@@ -39,6 +41,7 @@ def pretrain_source(
     lr: Annotated[float | None, common.opt(HELP["lr"])] = None,
     aspp_dropout: Annotated[float | None, common.opt(HELP["aspp_dropout"])] = None,
     head_dropout: Annotated[float | None, common.opt(HELP["head_dropout"])] = None,
+    augment: Annotated[str | None, common.opt(HELP["augment"])] = None,
     seed: common.SeedOpt = None,
     config: common.ConfigOpt = None,
     set_: common.SetOpt = None,
@@ -57,6 +60,7 @@ def pretrain_source(
     flags = {
         "epochs": epochs, "size": size, "encoder": encoder, "encoder_weights": encoder_weights,
         "batch_size": batch_size, "lr": lr, "seed": seed, "aspp_dropout": aspp_dropout, "head_dropout": head_dropout,
+        "augment": augment,
     }  # fmt: skip
     cfg = config_module.load(SourceConfig, config, config_module.overrides(set_, flags), "pretrain-source")
     destination, result = pretrain(

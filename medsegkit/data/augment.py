@@ -1,16 +1,22 @@
 """Joint image/label augmentation for training segmenters (torchvision.transforms.v2).
 
-The recipe of the DPL/CPR source training: random scale and crop, flips, rotation, elastic
-deformation, Gaussian noise, gamma, random erasing. Geometric transforms move image and label map
+Two recipes. ``reference``, the DPL/CPR source training: random scale and crop (zoom in only), flips,
+rotation, elastic deformation, Gaussian noise, gamma, random erasing. ``robust`` (the default) adds
+the shifts a second camera brings: an object zoom that makes the labelled object fill a share of the
+crop drawn log-uniformly from ``OBJECT_AREA`` (zooming in and out, mirror padding outside the
+image), brightness, contrast, saturation, hue and blur. Geometric transforms move image and label map
 together (the label map is a ``tv_tensors.Mask``, resampled with nearest neighbour); photometric
 ones touch the image only.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
+from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision import tv_tensors
 from torchvision.transforms import v2
@@ -30,26 +36,95 @@ class RandomGamma(nn.Module):
         return image.clamp(0, 1) ** g
 
 
-def train_transform(size: int) -> tuple[v2.Transform, nn.Module]:
-    """(geometric transform for image + mask, photometric transform for the image) at ``size`` x ``size``."""
+Recipe = Literal["robust", "reference"]
+RECIPES: tuple[str, ...] = ("robust", "reference")
+# share of the crop the labelled object (the optic disc) fills after the robust zoom: the range the
+# optic disc covers in published disc-centred ROIs (about 0.1 in REFUGE-style crops, 0.5+ in RIM-ONE)
+OBJECT_AREA = (0.10, 0.60)
+
+
+class ObjectZoom(nn.Module):
+    """Zoom about the labelled object so that it fills a share of the crop drawn log-uniformly from ``area``.
+
+    With object share ``f`` now and ``a`` drawn, the crop side is ``side · sqrt(f / a)`` (larger than the
+    image when zooming out: mirror padding), centred on the object's centroid moved by up to
+    ``shift`` of the crop side. An image without labelled pixels is zoomed by a factor drawn from the
+    same range relative to its middle. Output ``(C, size, size)`` image, ``(size, size)`` mask.
+    """
+
+    def __init__(self, size: int, area: tuple[float, float] = OBJECT_AREA, shift: float = 0.1) -> None:
+        super().__init__()
+        self.size, self.area, self.shift = size, area, shift
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h, w = mask.shape[-2:]
+        a = math.exp(math.log(self.area[0]) + float(torch.rand(())) * math.log(self.area[1] / self.area[0]))
+        fg = mask > 0
+        share = float(fg.sum()) / min(h, w) ** 2  # of a square crop of the image's shorter side
+        if share > 0:
+            rows, cols = torch.nonzero(fg, as_tuple=True)
+            centre = (float(rows.float().mean()), float(cols.float().mean()))
+        else:
+            share, centre = math.sqrt(self.area[0] * self.area[1]), ((h - 1) / 2, (w - 1) / 2)
+        side = min(h, w) * min(max(math.sqrt(share / a), 0.3), 1.6)
+        jitter = (torch.rand(2) * 2 - 1) * self.shift * side
+        top = round(centre[0] + float(jitter[0]) - side / 2)
+        left = round(centre[1] + float(jitter[1]) - side / 2)
+        crop = round(side)
+        pad = max(0, -top, -left, top + crop - h, left + crop - w)
+        pad = min(pad, h - 1, w - 1)  # mirror padding needs pad < side; clamp the window instead
+        top, left = min(max(top, -pad), h + pad - crop), min(max(left, -pad), w + pad - crop)
+        both = torch.cat([image, mask[None].to(image.dtype)])
+        if pad:
+            both = F.pad(both[None], (pad, pad, pad, pad), mode="reflect")[0]
+        both = both[:, top + pad : top + pad + crop, left + pad : left + pad + crop]
+        img = v2.functional.resize(both[:-1], [self.size, self.size], antialias=True)
+        lab = v2.functional.resize(both[-1:], [self.size, self.size], v2.InterpolationMode.NEAREST)[0]
+        return img, lab.round().to(mask.dtype)
+
+
+def train_transform(size: int, recipe: Recipe = "robust") -> tuple[v2.Transform, nn.Module]:
+    """(geometric transform for image + mask, photometric transform for the image) at ``size`` x ``size``.
+
+    For ``robust`` the object zoom (:class:`ObjectZoom`) runs before the geometric transform, in
+    :func:`augment`.
+    """
+    if recipe not in RECIPES:
+        raise ValueError(f"augmentation recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    first = (
+        v2.RandomResizedCrop(size, scale=(0.5, 1.0), ratio=(0.8, 1.25), antialias=True)
+        if recipe == "reference"
+        else v2.RandomApply([v2.RandomAffine(degrees=0, scale=(0.9, 1.1), shear=5)], p=0.3)
+    )
     geometric = v2.Compose(
         [
-            v2.RandomResizedCrop(size, scale=(0.5, 1.0), ratio=(0.8, 1.25), antialias=True),
+            first,
             v2.RandomHorizontalFlip(),
             v2.RandomVerticalFlip(),
             v2.RandomApply([v2.RandomRotation(20)], p=0.5),
             v2.RandomApply([v2.ElasticTransform(alpha=30.0, sigma=6.0)], p=0.2),
         ]
     )
+    lighting: list[nn.Module] = []
+    if recipe == "robust":
+        lighting = [
+            v2.RandomApply(
+                [v2.ColorJitter(brightness=(0.5, 2.0), contrast=(0.6, 1.6), saturation=(0.7, 1.4), hue=0.03)], p=0.8
+            ),
+            v2.RandomApply([v2.GaussianBlur(5, sigma=(0.1, 1.5))], p=0.25),
+        ]
     photometric = nn.Sequential(
-        RandomGamma(),
+        *lighting,
+        RandomGamma((0.6, 1.7) if recipe == "robust" else (0.7, 1.5)),
         v2.RandomApply([v2.GaussianNoise(sigma=0.03, clip=True)], p=0.3),
         v2.RandomErasing(p=0.3, scale=(0.01, 0.05), value=0),
     )
     return geometric, photometric
 
 
-def augment(image: torch.Tensor, labels: torch.Tensor, size: int, seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(
+    image: torch.Tensor, labels: torch.Tensor, size: int, seed: int | None = None, recipe: Recipe = "reference"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment one ``(3, H, W)`` float image in [0, 1] and its ``(H, W)`` integer label map to ``size``.
 
     With ``seed`` the draw depends on it alone (the global RNG is left as it was), so a sample is
@@ -58,8 +133,10 @@ def augment(image: torch.Tensor, labels: torch.Tensor, size: int, seed: int | No
     if seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return augment(image, labels, size)
-    geometric, photometric = train_transform(size)
+            return augment(image, labels, size, recipe=recipe)
+    geometric, photometric = train_transform(size, recipe)
+    if recipe == "robust":
+        image, labels = ObjectZoom(size)(image, labels)
     img, mask = geometric(tv_tensors.Image(image), tv_tensors.Mask(labels))
     return photometric(img.as_subclass(torch.Tensor)), mask.as_subclass(torch.Tensor)
 

@@ -57,6 +57,7 @@ def build_model(cfg: SourceConfig) -> torch.nn.Module:
         classes=2,
         aspp_dropout=cfg.aspp_dropout,
         head_dropout=cfg.head_dropout,
+        input_norm=cfg.input_norm,
     )
 
 
@@ -70,7 +71,10 @@ def load_source_model(checkpoint: Path, device: str = "cpu") -> tuple[torch.nn.M
             f"{checkpoint}: not a medsegkit fundus checkpoint "
             "(expected best.pt or last.pt from pretrain-source or adapt)"
         )
-    cfg = config_module.build(SourceConfig, {**saved, "encoder_weights": None}, "source checkpoint")
+    # checkpoints written before input_norm existed fed [0, 1] intensities
+    cfg = config_module.build(
+        SourceConfig, {"input_norm": "none", **saved, "encoder_weights": None}, "source checkpoint"
+    )
     model = build_model(cfg)
     apply_checkpoint(checkpoint, payload, model)
     return model.to(device), cfg
@@ -124,7 +128,7 @@ def train_source(
     labels = {c: torch.from_numpy(ds.mask(c).astype(np.int64)) for c in train_ids}
 
     def batch_loss(batch: list[str], epoch: int) -> torch.Tensor:
-        pairs = [augment(images[c], labels[c], cfg.size, sample_seed(cfg.seed, epoch, c)) for c in batch]
+        pairs = [augment(images[c], labels[c], cfg.size, sample_seed(cfg.seed, epoch, c), cfg.augment) for c in batch]
         x = torch.stack([p[0] for p in pairs]).to(ctx.device)
         y = targets(torch.stack([p[1] for p in pairs])).to(ctx.device)
         return F.binary_cross_entropy_with_logits(net(x), y)

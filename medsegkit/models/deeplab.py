@@ -57,6 +57,10 @@ class DeepLabV3Plus(nn.Module):
         classes: output channels (2: cup, disc).
         aspp_dropout: dropout inside the ASPP (0.5, smp's default).
         head_dropout: dropout before the 1x1 head (0.1).
+        input_norm: ``"image"`` standardises each channel of each input image to zero mean and unit
+            standard deviation before the encoder, which makes the model blind to a camera's overall
+            brightness, contrast and colour balance; ``"none"`` feeds [0, 1] intensities (checkpoints
+            written before this option).
 
     Shape:
         ``(B, 3, H, W)`` with H, W multiples of 16 -> logits ``(B, classes, H, W)``.
@@ -69,8 +73,12 @@ class DeepLabV3Plus(nn.Module):
         classes: int = 2,
         aspp_dropout: float = 0.5,
         head_dropout: float = 0.1,
+        input_norm: str = "image",
     ) -> None:
         super().__init__()
+        if input_norm not in ("image", "none"):
+            raise UsageError(f"input_norm must be 'image' or 'none', got {input_norm!r}")
+        self.input_norm = input_norm
         import segmentation_models_pytorch as smp
 
         smp_weights, state_file = _encoder_weights(encoder, encoder_weights)
@@ -111,6 +119,8 @@ class DeepLabV3Plus(nn.Module):
         h, w = x.shape[-2:]
         if h % 16 or w % 16:
             raise ValueError(f"DeepLabV3Plus needs height and width divisible by 16, got {h}x{w}")
+        if self.input_norm == "image":
+            x = (x - x.mean(dim=(-2, -1), keepdim=True)) / (x.std(dim=(-2, -1), keepdim=True) + 1e-2)
         return self.net(x)
 
 

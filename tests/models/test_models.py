@@ -76,6 +76,23 @@ def test_deeplab_checks():
         create_model("deeplabv3plus", encoder_weights="/nowhere/weights.pt")
 
 
+def test_deeplab_input_norm_makes_it_blind_to_a_cameras_brightness_contrast_and_colour_cast():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 32, 32) * 0.6 + 0.2
+    relit = x * torch.tensor([0.6, 0.8, 1.3]).view(1, 3, 1, 1) + 0.05  # per-channel gain and offset
+    change = {}
+    for norm in ("image", "none"):
+        model = create_model("deeplabv3plus", input_norm=norm).eval()
+        seen: list[torch.Tensor] = []
+        model.net.register_forward_pre_hook(lambda module, args, seen=seen: seen.append(args[0]))
+        with torch.no_grad():
+            model(x), model(relit)
+        change[norm] = float((seen[1] - seen[0]).abs().max() / seen[0].abs().max())
+    assert change["image"] < 0.05 < 0.2 < change["none"]  # what the encoder sees, up to the 1e-2 for flat images
+    with pytest.raises(UsageError, match="input_norm must be 'image' or 'none'"):
+        create_model("deeplabv3plus", input_norm="batch")
+
+
 def test_deeplab_never_downloads_imagenet_weights():
     with pytest.raises(DataError, match="not in the local cache and medsegkit does not download"):
         create_model("deeplabv3plus", encoder_weights="imagenet")
