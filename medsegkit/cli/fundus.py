@@ -68,6 +68,13 @@ def refine(
         f"{len(manifest['cases'])} pseudo-labels in {destination} ({kept:.1f}% of pixels kept by denoising; "
         f"{manifest['seconds']:.1f} s)"
     )
+    if cfg.method != "dpl":
+        fell = manifest["fell_back"]
+        report.out.print(
+            f"refinement kept for cup in {len(manifest['cases']) - fell['cup']} and disc in "
+            f"{len(manifest['cases']) - fell['disc']} images; the others fell back to the unrefined pseudo-label "
+            "(refined labels agreed less with the prototypes)"
+        )
 
 
 @common.handle_errors

@@ -3,7 +3,7 @@
 Runs ``refine`` first when its outputs are missing, then fine-tunes the source DeepLabv3+ on the
 target's train images with a loss from the ``medsegkit.losses`` registry called as
 ``loss(logits, target, weight)`` (the losses contract; only pixels kept by denoising count; default
-``focal-bce`` for CPR as in its reference code, ``masked-bce`` for DPL), Adam,
+``masked-bce``; CPR's reference code used ``focal-bce``, which is registered), Adam,
 and finally predicts the target's test split with the source-only and the adapted model and scores
 both. Source images are never read.
 """

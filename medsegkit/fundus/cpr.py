@@ -87,18 +87,39 @@ def propagate(
     return prob
 
 
-def calibrate(refined: torch.Tensor, peak: torch.Tensor) -> torch.Tensor:
-    """Calibration after refinement: rescale each map so its maximum is the pseudo-label map's maximum again.
+def calibrate(refined: torch.Tensor, unrefined: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Calibration after refinement: a monotone rescaling of each map that keeps its pseudo-label's area.
 
-    Propagation averages a pixel with its context, which lowers the peaks of small structures (the cup)
-    below any fixed threshold. CPR's reference divides the refined map by its maximum; rescaling to the
-    unrefined peak does the same for a confident source model and keeps a structure the source model
-    did not find (a low peak) from being inflated to probability 1.
+    Propagation averages a pixel with its context. That lowers every peak (a small cup can fall below
+    any fixed threshold) and softens every edge, so cutting the refined map at the same high
+    ``threshold`` (0.75) moves each boundary inwards: on a shifted target this shrank the disc pseudo-
+    labels by a tenth of their area, and adaptation on them shrank the disc further. Refinement should
+    move pseudo-label boundaries, not their size. So each refined map is cut at the level ``t*`` above
+    which exactly as many pixels lie as the unrefined map has above ``threshold``, and rescaled
+    piecewise linearly so that ``t*`` maps to ``threshold`` and its maximum to the unrefined maximum:
 
-    Shape: refined ``(B, S, H, W)``, peak ``(B, S, 1, 1)`` -> ``(B, S, H, W)`` in [0, 1].
+        c(x) = x · τ / t*                                   for x ≤ t*
+        c(x) = τ + (x − t*) · (max P − τ) / (max R − t*)    for x > t*
+
+    The order of pixels is the refined one; a structure the source model did not find (no pixel above
+    ``threshold``) stays absent, its map scaled to the unrefined peak.
+
+    Shape: refined and unrefined ``(B, S, H, W)`` -> ``(B, S, H, W)`` in [0, 1].
     """
-    top = refined.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
-    return (refined * peak / top).clamp(0, 1)
+    flat = refined.flatten(-2)
+    count = (unrefined > threshold).flatten(-2).sum(dim=-1, keepdim=True)  # (B, S, 1)
+    ranked = flat.sort(dim=-1, descending=True).values
+    n = flat.shape[-1]
+    last_in = ranked.gather(-1, (count - 1).clamp(0, n - 1))
+    first_out = ranked.gather(-1, count.clamp(max=n - 1))
+    cut = torch.where(count >= n, ranked[..., -1:] * 0.5, (last_in + first_out) / 2).clamp_min(1e-6)
+    peak_u, peak_r = unrefined.flatten(-2).amax(-1, keepdim=True), ranked[..., :1].clamp_min(1e-6)
+    below = flat * threshold / cut
+    above = threshold + (flat - cut) * (peak_u - threshold).clamp_min(0) / (peak_r - cut).clamp_min(1e-6)
+    found = torch.where(flat > cut, above, below)
+    absent = flat * peak_u / peak_r
+    out = torch.where(count > 0, found, absent)
+    return out.clamp(0, 1).view_as(refined)
 
 
 def prototypes(
@@ -130,6 +151,36 @@ def prototype_agreement(
     d_fg = torch.stack([(features - fg[s].view(1, -1, 1, 1)).norm(dim=1) for s in range(fg.shape[0])], dim=1)
     d_bg = torch.stack([(features - bg[s].view(1, -1, 1, 1)).norm(dim=1) for s in range(bg.shape[0])], dim=1)
     return torch.where(pseudo, d_fg < d_bg, d_bg < d_fg)
+
+
+def prototype_consistency(
+    features: torch.Tensor, labels: torch.Tensor, fg: torch.Tensor, bg: torch.Tensor
+) -> torch.Tensor:
+    """Share of pixels whose label is the class of the nearer prototype: how well a label map agrees with
+    the feature evidence of the whole target set, per image and structure.
+
+    Shape: features ``(B, C, H, W)``, labels ``(B, S, H, W)`` bool, fg and bg ``(S, C)`` -> ``(B, S)``.
+    """
+    return prototype_agreement(features, labels, fg, bg).float().mean(dim=(-2, -1))
+
+
+def refinement_safeguard(
+    features: torch.Tensor,
+    unrefined: torch.Tensor,
+    refined: torch.Tensor,
+    fg: torch.Tensor,
+    bg: torch.Tensor,
+    judged: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Keep a structure's refinement only when its labels agree with the prototypes at least as well as the
+    unrefined ones (:func:`prototype_consistency`); a structure that cannot be judged keeps it.
+
+    Shape: features ``(B, C, H, W)``, unrefined and refined ``(B, S, H, W)`` bool, fg and bg ``(S, C)``,
+    judged ``(S,)`` -> (keep ``(B, S)`` bool, consistency before and after ``(B, S)``).
+    """
+    before = prototype_consistency(features, unrefined, fg, bg)
+    after = prototype_consistency(features, refined, fg, bg)
+    return (after >= before) | ~judged.view(1, -1), before, after
 
 
 def pixel_denoise(prob: torch.Tensor, low: float = 0.4, high: float = 0.85) -> torch.Tensor:

@@ -10,8 +10,13 @@ Reads only the source checkpoint and the target's train images (never their mask
 3. CPR only: a context-similarity head per structure on the frozen ASPP features, trained with the
    class-balanced pair loss on reliable, agreeing pixels; probabilities are refined by
    ``S^β``-weighted propagation within radius ``r``, ``steps`` times, then calibrated (each map
-   rescaled to the unrefined peak, :func:`~medsegkit.fundus.cpr.calibrate`) and thresholded at
-   ``threshold`` again;
+   rescaled monotonically so that its cut at ``threshold`` keeps the unrefined pseudo-label's area:
+   refinement moves boundaries, never the size, :func:`~medsegkit.fundus.cpr.calibrate`) and
+   thresholded at ``threshold`` again;
+   A ground-truth-free safeguard keeps the refinement of a structure in an image only when the refined
+   labels agree with the nearer prototype on at least as many pixels as the unrefined ones
+   (:func:`~medsegkit.fundus.cpr.prototype_consistency`); otherwise that map falls back to the
+   unrefined pseudo-label, and ``manifest.json`` says so per case and in total;
 4. denoising masks: CPR keeps pixels with refined probability ≥ γ_high or ≤ γ_low that agree with
    their prototype; DPL keeps reliable pixels that agree with their prototype.
 """
@@ -44,6 +49,7 @@ from medsegkit.fundus.cpr import (
     propagate,
     prototype_agreement,
     prototypes,
+    refinement_safeguard,
     similarity_loss,
 )
 from medsegkit.fundus.source import load_source_model
@@ -153,6 +159,7 @@ def refine(
         (out / sub).mkdir(parents=True, exist_ok=True)
     summary = []
     for r in records:
+        case: dict[str, Any] = {"case": r["id"]}
         if heads is not None:
             aspp = F.interpolate(r["aspp"], size=small, mode="bilinear", align_corners=False)
             prob_small = F.adaptive_avg_pool2d(r["mean"], small)
@@ -172,15 +179,29 @@ def refine(
                 )
             prob = calibrate(
                 F.interpolate(refined, size=(size, size), mode="bilinear", align_corners=False),
-                r["mean"].amax(dim=(-2, -1), keepdim=True),
+                r["mean"],
+                cfg.threshold,
             )
+            use, before, after = refinement_safeguard(
+                r["decoder"], _down(r["pseudo"], small), _down(prob > cfg.threshold, small), fg, bg, judged
+            )
+            prob = torch.where(use.view(1, -1, 1, 1), prob, r["mean"])
             keep = pixel_denoise(prob, cfg.gamma_low, cfg.gamma_high)
             label = prob > cfg.threshold
+            case["refined"] = dict(zip(("cup", "disc"), use[0].tolist(), strict=True))
+            case["consistency"] = {  # None: no reliable pixels of one class anywhere, nothing to judge by
+                name: [round(float(before[0, s]), 4), round(float(after[0, s]), 4)] if judged.view(-1)[s] else None
+                for s, name in enumerate(("cup", "disc"))
+            }
         else:
             prob, keep, label = r["mean"], r["reliable"], r["pseudo"]
         keep = keep & (F.interpolate(r["agree"].float(), size=(size, size), mode="nearest") > 0.5)
         _write_case(out, target, r["id"], prob[0].cpu().numpy(), label[0].cpu().numpy(), keep[0].cpu().numpy())
-        summary.append({"case": r["id"], "kept": round(float(keep.float().mean()), 4)})
+        case["kept"] = round(float(keep.float().mean()), 4)
+        case["pseudo_area"] = {
+            name: round(float(label[0, s].float().mean()), 4) for s, name in enumerate(("cup", "disc"))
+        }
+        summary.append(case)
     manifest = {
         "medsegkit_version": __version__,
         "source_checkpoint": str(source),
@@ -188,6 +209,7 @@ def refine(
         "target": {"name": target.name, "path": str(target.root), "split": split},
         "config": config_module.to_dict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
+        "fell_back": {name: sum(not c["refined"][name] for c in summary if "refined" in c) for name in ("cup", "disc")},
         "cases": summary,
     }
     write_text_atomic(out / "config.toml", config_module.to_toml(cfg))

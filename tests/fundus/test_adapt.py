@@ -36,10 +36,11 @@ def test_masked_bce_ignores_dropped_pixels_and_focal_downweights_easy_ones():
         MaskedBCELoss(gamma=-1)
 
 
-def test_default_loss_follows_the_reference_of_each_method():
-    assert AdaptConfig(method="cpr").loss_name == AdaptConfig(method="cpr-cbam").loss_name == "focal-bce"
+def test_default_loss_is_masked_bce_and_cprs_focal_loss_stays_selectable():
+    assert AdaptConfig(method="cpr").loss_name == AdaptConfig(method="cpr-cbam").loss_name == "masked-bce"
     assert AdaptConfig().loss is None  # the saved config says the method default was used
     assert AdaptConfig(method="dpl").loss_name == "masked-bce"
+    assert AdaptConfig(method="cpr", loss="focal-bce").loss_name == "focal-bce"
     assert AdaptConfig(method="cpr", loss="soft-dice").loss_name == "soft-dice"
     assert AdaptConfig().threshold == 0.75
     with pytest.raises(ValueError, match="threshold must be between 0 and 1, got 1.5"):

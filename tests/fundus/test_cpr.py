@@ -15,7 +15,9 @@ from medsegkit.fundus.cpr import (
     pixel_denoise,
     propagate,
     prototype_agreement,
+    prototype_consistency,
     prototypes,
+    refinement_safeguard,
     similarity_loss,
 )
 
@@ -84,11 +86,32 @@ def test_calibration_restores_a_smoothed_small_structure_but_does_not_invent_one
     similarity = local_similarity(torch.zeros(1, 1, 16, 16), 2)  # uniform context: pure smoothing
     smoothed = propagate(prob, similarity, radius=2, beta=2.0, steps=4)
     assert smoothed[0, 0].max() < 0.75  # the cup falls below the pseudo-label threshold ...
-    calibrated = calibrate(smoothed, prob.amax(dim=(-2, -1), keepdim=True))
+    calibrated = calibrate(smoothed, prob, 0.75)
     torch.testing.assert_close(calibrated.amax(dim=(-2, -1)), torch.tensor([[0.95, 0.1]]))
-    assert (calibrated[0, 0] > 0.75).sum() >= 1  # ... and calibration brings it back at its centre
+    assert (calibrated[0, 0] > 0.75).sum() == 4  # ... calibration brings it back, at its size, at its centre
+    assert (calibrated[0, 0, 7:9, 7:9] > 0.75).all()
     assert (calibrated[0, 1] > 0.75).sum() == 0  # the absent disc stays absent
     assert calibrated.min() >= 0 and calibrated.max() <= 1
+
+
+def test_calibration_keeps_each_pseudo_label_area_and_the_refined_order():
+    torch.manual_seed(0)
+    unrefined, refined = torch.rand(2, 2, 20, 20), torch.rand(2, 2, 20, 20)
+    unrefined[1, 1] = 1.0  # every pixel above the threshold
+    calibrated = calibrate(refined, unrefined, 0.75)
+    torch.testing.assert_close((calibrated > 0.75).sum(dim=(-2, -1)), (unrefined > 0.75).sum(dim=(-2, -1)))
+    assert torch.equal(calibrated.flatten(-2).argsort(-1), refined.flatten(-2).argsort(-1))  # monotone
+    torch.testing.assert_close(calibrated.amax(dim=(-2, -1)), unrefined.amax(dim=(-2, -1)))
+
+
+def test_blurring_then_cutting_at_the_same_threshold_shrinks_a_disc_which_calibration_prevents():
+    rows, cols = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    d = ((rows - 15.5) ** 2 + (cols - 15.5) ** 2).sqrt()
+    prob = torch.sigmoid((9 - d) * 1.5).view(1, 1, 32, 32)  # a sharp disc of radius 9
+    smoothed = propagate(prob, local_similarity(torch.zeros(1, 1, 32, 32), 2), radius=2, steps=4)
+    area = int((prob > 0.75).sum())
+    assert int((smoothed > 0.75).sum()) < 0.85 * area  # the old cut: a tenth and more of the disc lost
+    assert int((calibrate(smoothed, prob, 0.75) > 0.75).sum()) == area
 
 
 def test_prototypes_and_agreement():
@@ -116,6 +139,36 @@ def test_prototypes_and_agreement():
     # a structure without reliable background pixels is not judged
     _, _, unjudged = prototypes([(features, torch.ones_like(pseudo), reliable)])
     assert unjudged.tolist() == [False]
+
+
+def test_prototype_consistency_prefers_labels_that_follow_the_features():
+    features = torch.zeros(1, 2, 4, 4)
+    features[:, 0, :, :2] = 1.0
+    features[:, 1, :, 2:] = 1.0
+    fg, bg = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    right = torch.zeros(1, 1, 4, 4, dtype=torch.bool)
+    right[..., :2] = True
+    shrunk = torch.zeros_like(right)
+    shrunk[..., :1] = True
+    assert prototype_consistency(features, right, fg, bg).tolist() == [[1.0]]
+    assert prototype_consistency(features, shrunk, fg, bg).tolist() == [[0.75]]
+
+
+def test_the_safeguard_keeps_a_refinement_only_where_it_follows_the_prototypes_at_least_as_well():
+    features = torch.zeros(1, 2, 4, 4)
+    features[:, 0, :, :2] = 1.0
+    features[:, 1, :, 2:] = 1.0
+    fg, bg = torch.tensor([[1.0, 0.0], [1.0, 0.0]]), torch.tensor([[0.0, 1.0], [0.0, 1.0]])
+    right = torch.zeros(1, 1, 4, 4, dtype=torch.bool)
+    right[..., :2] = True
+    shrunk = torch.zeros_like(right)
+    shrunk[..., :1] = True
+    unrefined, refined = torch.cat([shrunk, right], 1), torch.cat([right, shrunk], 1)  # cup improved, disc worse
+    keep, before, after = refinement_safeguard(features, unrefined, refined, fg, bg, torch.tensor([True, True]))
+    assert keep.tolist() == [[True, False]]
+    assert before.tolist() == [[0.75, 1.0]] and after.tolist() == [[1.0, 0.75]]
+    keep, _, _ = refinement_safeguard(features, unrefined, refined, fg, bg, torch.tensor([True, False]))
+    assert keep.tolist() == [[True, True]]  # a structure without prototypes of both classes is not judged
 
 
 def test_pixel_denoise_thresholds():

@@ -55,6 +55,22 @@ def test_refine_writes_pseudo_labels_for_every_target_train_image(runner, domain
         assert set(np.unique(labels)) <= {0, 1, 2} and set(np.unique(weights)) <= {0, 1, 2, 3}
         assert np.load(tmp_path / "r" / "prob" / f"{case}.npz")["prob"].shape == (2, 32, 32)
         assert (tmp_path / "r" / "overlays" / f"{case}.png").is_file()
+    if method == "dpl":
+        assert manifest["fell_back"] == {"cup": 0, "disc": 0} and "refined" not in manifest["cases"][0]
+        return
+    # the safeguard: a structure keeps its refinement only where the refined labels agree with the
+    # prototypes at least as well as the unrefined ones, and the manifest and the output say so
+    for case in manifest["cases"]:
+        for name in ("cup", "disc"):
+            if case["consistency"][name] is None:  # not judged: refinement kept
+                assert case["refined"][name]
+                continue
+            before, after = case["consistency"][name]
+            assert case["refined"][name] == (after >= before)
+            assert 0 <= before <= 1 and 0 <= after <= 1 and 0 <= case["pseudo_area"][name] <= 1
+    fell = {n: sum(not c["refined"][n] for c in manifest["cases"]) for n in ("cup", "disc")}
+    assert manifest["fell_back"] == fell
+    assert f"disc in {len(cases) - fell['disc']} images" in result.stdout
 
 
 def test_refine_errors(runner, domains, tmp_path):
