@@ -236,3 +236,19 @@ def test_a_broken_torchrun_environment_is_one_clear_line(runner, tmp_path, monke
     monkeypatch.setenv("WORLD_SIZE", "two")
     result = runner.invoke(app, ["cluster", str(data), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "WORLD_SIZE must be a whole number, got 'two'" in result.stderr
+
+
+@pytest.mark.slow
+def test_predict_under_torchrun_covers_every_image_once_and_merges(fundus):
+    common = ["predict", "src/best.pt", "b", "--data-root", "."]
+    medsegkit(*common, "--out", "p1", cwd=fundus)
+    medsegkit(*common, "--out", "p2", procs=2, cwd=fundus)
+    one, two = (json.loads((fundus / run / "manifest.json").read_text()) for run in ("p1", "p2"))
+    assert one["finished"] == two["finished"] == 8
+    assert [c["case"] for c in two["cases"]] == [c["case"] for c in one["cases"]]
+    for case in one["cases"]:
+        np.testing.assert_array_equal(
+            read_labels(fundus / "p2" / "masks" / f"{case['case']}.png"),
+            read_labels(fundus / "p1" / "masks" / f"{case['case']}.png"),
+        )
+    assert (fundus / "p2" / "predictions.csv").read_text() == (fundus / "p1" / "predictions.csv").read_text()
