@@ -9,6 +9,7 @@ import typer
 
 from medsegkit import report
 from medsegkit.cli._common import DataRootOpt, handle_errors, out_option, progress
+from medsegkit.cli.page import report_hint
 from medsegkit.errors import MedsegkitError
 
 
@@ -95,6 +96,7 @@ def evaluate(
         report.err.print(f"[bold yellow]warning:[/] {ev.SSCT_WARNING}")
     report.out.print(report.evaluation_table(summary, title))
     report.err.print(f"wrote {target / 'per_case.csv'} and {target / 'summary.json'}")
+    report.err.print(report_hint(predictions, gt), soft_wrap=True)
     for line in ev.problems(results):
         report.err.print(f"[yellow]note:[/] {line}", soft_wrap=True)
     if any(r.missing for r in results) and not allow_missing:

@@ -9,6 +9,7 @@ import typer
 
 from medsegkit import report
 from medsegkit.cli import _common as common
+from medsegkit.cli.page import report_hint
 from medsegkit.fundus.config import DEFAULT_LOSS, AdaptConfig, RefineConfig
 
 R, A = RefineConfig(), AdaptConfig()
@@ -114,6 +115,7 @@ def adapt(
     if summary:
         title = f"{Path(source_domain).name} -> {Path(target).name} ({cfg.method}); {destination}"
         report.out.print(report.evaluation_table(summary, title))
+        report.err.print(report_hint([destination / "source-only", destination / "adapted"], target), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

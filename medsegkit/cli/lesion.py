@@ -20,6 +20,7 @@ from medsegkit.cli._common import (
     out_option,
     progress,
 )
+from medsegkit.cli.page import report_hint
 from medsegkit.config import default
 from medsegkit.lesion.config import ClusterRunConfig, KMeansConfig, S3Config
 
@@ -94,6 +95,7 @@ def cluster(
         f"{manifest['finished']}/{manifest['input']['images']} images done in {destination} on {manifest['device']}"
         + (f"; median {seconds:.2f} s per image" if seconds is not None else "")
     )
+    report.err.print(report_hint([destination]), soft_wrap=True)
     if manifest["failed"]:
         where = destination / "failed.csv"
         fail(f"{len(manifest['failed'])} image(s) could not be read; listed with the reason in {where}", 1)

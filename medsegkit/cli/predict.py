@@ -9,6 +9,7 @@ import typer
 
 from medsegkit import report
 from medsegkit.cli import _common as common
+from medsegkit.cli.page import report_hint
 from medsegkit.fundus.config import AdaptConfig
 
 HELP = {
@@ -47,6 +48,7 @@ def predict(
         report.out.print(
             f"{done}/{total} images predicted in {destination} on {manifest['device']}; see predictions.csv"
         )
+        report.err.print(report_hint([destination]), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
