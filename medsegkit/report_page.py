@@ -82,9 +82,6 @@ def build(runs: list[Path], gt: Dataset | None = None, labels: list[str] | None 
         first = "lesion" if task == "lesion" else "disc"
         for row in frame[frame["structure"] == first].itertuples():
             scores[row.run][row.case] = float(row.dice)
-        cases = [c for c in cases if c in scores[views[0].label]] + [
-            c for c in cases if c not in scores[views[0].label]
-        ]
         cases.sort(key=lambda c: scores[views[0].label].get(c, math.inf))
         key = f"Dice ({first})"
     elif views[0].confidence:
