@@ -27,6 +27,7 @@ from PIL import Image
 from medsegkit import __version__
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import read_labels, read_rgb
+from medsegkit.data.images import display_copy
 from medsegkit.data.predictions import PredictionFolder
 from medsegkit.errors import DataError
 from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame, summarise
@@ -206,10 +207,8 @@ def _case_table(cases: list[str], views: list[RunView], values: dict[str, dict[s
 
 
 def _thumbnail(image: np.ndarray, labels: np.ndarray, task: str) -> str:
-    scale = THUMB / max(image.shape[:2])
-    size = (max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale)))
-    small = np.asarray(Image.fromarray(image).resize(size[::-1], Image.BILINEAR))
-    labels = resize_nearest(labels, size)
+    small = display_copy(image, THUMB)
+    labels = resize_nearest(labels, small.shape[:2])
     shown = (
         overlay(small, labels >= 1)
         if task == "lesion"

@@ -40,6 +40,7 @@ from medsegkit import __version__
 from medsegkit.atomic import write_json_atomic
 from medsegkit.data.dataset import DATASET_JSON, Dataset
 from medsegkit.data.imageio import png_bytes, read_labels, read_rgb
+from medsegkit.data.tasks import TASKS
 from medsegkit.errors import DataError, UsageError
 
 FORMATS = ("nnunet", "monai")
@@ -97,7 +98,7 @@ def validation_share(cases: list[Case], fraction: float) -> list[Case]:
 
 def _labels(path: Path, task: str) -> np.ndarray:
     labels = read_labels(path)
-    allowed = {0, 1} if task == "lesion" else {0, 1, 2}
+    allowed = TASKS[task].values
     bad = sorted(set(np.unique(labels).tolist()) - allowed)
     if bad:
         raise DataError(f"{path}: label value(s) {bad}; expected {sorted(allowed)} for a {task} mask")
