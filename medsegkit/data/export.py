@@ -4,7 +4,7 @@ Sources, recognised by their files:
 
 - a prepared dataset (``dataset.json``): its images and masks; ``train`` (or every labelled case when
   there is no split) is training data, ``validation`` validation, ``test`` test;
-- a ``cluster`` or ``predict`` run (``manifest.json`` with ``cases`` and ``masks/``): every finished
+- a ``cluster``, ``self-train`` or ``predict`` run (``manifest.json`` with ``cases`` and ``masks/``): every finished
   image with the run's mask as its label (``--min-confidence`` drops cluster cases below it);
 - a ``refine`` run (``manifest.json`` with ``target`` and ``pseudo/``) or an ``adapt`` run (its
   ``refine/``): the target's train images with their pseudo-labels.
@@ -79,7 +79,7 @@ def collect(source: Path, min_confidence: float = 0.0) -> tuple[str, str, list[C
         cases = [Case(c["case"], ds.image_path(c["case"]), source / "pseudo" / f"{c['case']}.png", "training") for c in manifest["cases"]]
         return f"{ds.name}-pseudo", "fundus", cases
     if "cases" in manifest and (source / "masks").is_dir():  # cluster or predict
-        task = "fundus" if "checkpoint" in manifest else "lesion"
+        task = manifest.get("task") or ("fundus" if "checkpoint" in manifest else "lesion")
         kept = [c for c in manifest["cases"] if (c.get("confidence") is None or c["confidence"] >= min_confidence)]
         cases = [Case(c["case"], Path(c["image"]), source / "masks" / f"{c['case']}.png", "training") for c in kept]
         return str(manifest.get("input", {}).get("name", source.name)), task, cases

@@ -165,3 +165,54 @@ class ClusterRunConfig:
     def __post_init__(self) -> None:
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
+
+
+@dataclass(frozen=True)
+class SelfTrainConfig:
+    """``medsegkit self-train``: one DeepLabv3+ trained on a cluster run's blind masks (docs/self-training.md).
+
+    ``encoder_weights`` ``auto`` takes the ImageNet weights of the installed ``medsegkit[pretrained]`` extra
+    and falls back to random initialisation (the resolved value is what the run records). Training runs
+    ``steps`` optimiser steps of ``batch_size`` images (checkpointed every ``steps_per_epoch``), whatever the
+    folder's size. ``band`` ignores a band of that share of the image side on each side of every blind mask's
+    boundary, where the teacher is least sure; ``weighting`` ``confidence`` weights each image's loss by the
+    cluster run's confidence (relative to the run's mean), ``none`` weights all alike. Predictions average
+    the image and its two flips (``tta``) and keep what lies inside the field of view.
+    """
+
+    model: str = "deeplabv3plus"
+    encoder: str = "efficientnet-lite0"
+    encoder_weights: str = "auto"
+    size: int = 256
+    steps: int = 200
+    steps_per_epoch: int = 20
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    band: float = 0.02
+    weighting: Literal["confidence", "none"] = "confidence"
+    augment: Literal["robust", "reference"] = "robust"
+    threshold: float = 0.5
+    tta: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size % 16 or self.size < 32:
+            raise ValueError(f"size must be a multiple of 16 and at least 32, got {self.size}")
+        if self.steps < 1 or self.steps_per_epoch < 1 or self.batch_size < 2:
+            raise ValueError(
+                f"need steps >= 1, steps_per_epoch >= 1 and batch_size >= 2 (BatchNorm), got {self.steps}, "
+                f"{self.steps_per_epoch} and {self.batch_size}"
+            )
+        if not 0 <= self.band < 0.25:
+            raise ValueError(f"band must be a share of the image side in [0, 0.25), got {self.band}")
+        if not 0 < self.threshold < 1 or self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError(
+                f"need 0 < threshold < 1, lr > 0 and weight_decay >= 0, got {self.threshold}, {self.lr} and "
+                f"{self.weight_decay}"
+            )
+        if self.weighting not in ("confidence", "none") or self.augment not in ("robust", "reference"):
+            raise ValueError(
+                f"weighting must be confidence or none and augment robust or reference, got {self.weighting!r} "
+                f"and {self.augment!r}"
+            )

@@ -1,0 +1,176 @@
+"""Applying a trained network to a folder of images, for any task: ``medsegkit predict`` and the last step of
+``self-train``.
+
+A :class:`Predictor` turns a batch of images into canonical label maps at each image's own size, overlays
+and one record per image; :func:`predict_folder` does the rest the same way for every task: shards,
+resuming (``cases/<case>.json`` is written last), atomic writes and the summary files.
+
+Output folder::
+
+    masks/<case>.png       canonical labels at each image's own size
+    overlays/<case>.png    the structures' contours, at most 1024 pixels on the longer side
+    cases/<case>.json      the image's record (areas, ratios, confidence, ...); written last (resume marker)
+    predictions.csv        every finished image's record (all shards), with manifest.json
+    review.csv             (tasks with a confidence) every image from least to most confident
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from medsegkit import __version__, distributed
+from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from medsegkit.data.dataset import resolve_dataset
+from medsegkit.data.imageio import png_bytes, read_rgb
+from medsegkit.data.images import Shard, collect_images
+from medsegkit.distributed import barrier
+from medsegkit.errors import DataError, UsageError
+from medsegkit.job import Job, claim
+
+
+class Predictor(Protocol):
+    """What :func:`predict_folder` needs of a task: its name, CSV fields and a batch prediction."""
+
+    task: str
+    fields: tuple[str, ...]
+
+    def predict(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+        """``(labels (H, W) uint8, overlay (h, w, 3) uint8, record)`` of each ``(H, W, 3)`` image."""
+        ...
+
+
+def predict_folder(
+    predictor: Predictor,
+    items: list[tuple[str, Path]],
+    out: Path,
+    batch_size: int = 8,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+) -> None:
+    """Predict every ``(case, image path)`` of ``items`` not yet finished in ``out``, ``batch_size`` at a time."""
+    for sub in ("masks", "overlays", "cases"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    todo = [(c, p) for c, p in items if not (out / "cases" / f"{c}.json").is_file()]
+    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+    for batch in progress(batches) if progress else batches:
+        images = [read_rgb(path) for _, path in batch]
+        for (case_id, path), (labels, drawn, record) in zip(batch, predictor.predict(images), strict=True):
+            write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(labels))
+            write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(drawn))
+            write_json_atomic(out / "cases" / f"{case_id}.json", {"case": case_id, "image": str(path), **record})
+
+
+def review_table(records: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
+    """Every record from least to most confident (then by case), ``fields`` and the overlay's path: the
+    likely failures first, so that a user looks at those."""
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=[*fields, "overlay"], extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in sorted(records, key=lambda r: (r.get("confidence") or 0.0, r["case"])):
+        writer.writerow({**r, "overlay": f"overlays/{r['case']}.png"})
+    return table.getvalue()
+
+
+def write_summary(
+    out: Path,
+    predictor: Predictor,
+    name: str,
+    source: str,
+    settings: dict[str, Any],
+    total: int,
+    device: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``predictions.csv``, ``review.csv`` (when records carry a confidence) and ``manifest.json`` from every
+    ``cases/*.json`` in ``out``; returns the manifest. No finished image out of ``total`` is an error."""
+    records = [json.loads(p.read_text()) for p in sorted((out / "cases").glob("*.json"))]
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=predictor.fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    write_text_atomic(out / "predictions.csv", table.getvalue())
+    if "confidence" in predictor.fields:
+        write_text_atomic(out / "review.csv", review_table(records, predictor.fields))
+    manifest = {
+        "medsegkit_version": __version__,
+        "python": platform.python_version(),
+        "device": device,
+        "task": predictor.task,
+        "input": {"name": name, "path": str(source), "images": total},
+        **settings,
+        **(extra or {}),
+        "finished": len(records),
+        "cases": records,
+    }
+    write_json_atomic(out / "manifest.json", manifest)
+    if not records and total:
+        raise DataError(f"{out}: no image was predicted")
+    return manifest
+
+
+def finite(value: float) -> float | None:
+    """``value`` rounded to 6 decimals, or None when it is not finite (JSON has no NaN)."""
+    return round(value, 6) if np.isfinite(value) else None
+
+
+def load_predictor(checkpoint: Path, device: str, threshold: float | None, passes: int) -> Predictor:
+    """The predictor of any medsegkit checkpoint: a ``self-train`` lesion network, or a fundus source or
+    adapted model; ``threshold`` None is the task's own (lesion: the network's, fundus: adapt's 0.75)."""
+    from medsegkit.fundus.checkpoint import read_checkpoint
+
+    payload = read_checkpoint(checkpoint)
+    if payload.get("task") == "lesion":
+        from medsegkit.lesion.segmenter import LesionPredictor, load_lesion_model
+
+        model, cfg = load_lesion_model(checkpoint, payload, device)
+        return LesionPredictor(model, cfg, device, threshold, passes)
+    from medsegkit.fundus.config import AdaptConfig
+    from medsegkit.fundus.predict import FundusPredictor
+    from medsegkit.fundus.source import load_source_model
+
+    model, source = load_source_model(checkpoint, device)
+    return FundusPredictor(
+        model, source.size, AdaptConfig.threshold if threshold is None else threshold, device, passes
+    )
+
+
+def predict(
+    checkpoint: Path,
+    images: str,
+    job: Job,
+    threshold: float | None = None,
+    uncertainty: int = 0,
+    batch_size: int = 8,
+    shard: str | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """``medsegkit predict``: apply ``checkpoint`` at its working size to a prepared dataset or a folder of
+    images; returns the output folder (default ``runs/predict-<images>``) and the manifest (empty on
+    ``torchrun`` ranks other than 0). A rerun skips finished images; other settings are refused."""
+    if threshold is not None and not 0 < threshold < 1:
+        raise UsageError(f"--threshold must be between 0 and 1, got {threshold}")
+    if uncertainty < 0 or batch_size < 1:
+        raise UsageError(f"need --uncertainty >= 0 and --batch-size >= 1, got {uncertainty} and {batch_size}")
+    target = Path(images)
+    if not target.is_dir():
+        target = resolve_dataset(images, job.data_root)
+    name, items = collect_images(target)
+    out = job.destination(Path("runs") / f"predict-{name}")
+    with distributed.session(job.device, job.threads) as ctx:
+        predictor = load_predictor(Path(checkpoint), ctx.device, threshold, uncertainty)
+        used = getattr(predictor, "threshold", threshold)
+        settings = {"checkpoint": str(Path(checkpoint).resolve()), "threshold": used, "uncertainty": uncertainty}
+        claim(out, settings, ("masks", "overlays", "cases"))
+        progress = job.progress if (job.progress and ctx.is_main) else None
+        predict_folder(predictor, Shard.parse(shard).select(items), out, batch_size, progress)
+        if ctx.distributed:
+            barrier(ctx)
+            if not ctx.is_main:
+                return out, {}
+    return out, write_summary(out, predictor, name, images, settings, len(items), ctx.device)

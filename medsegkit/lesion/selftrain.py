@@ -1,0 +1,273 @@
+"""``medsegkit self-train``: distil a cluster run's per-image blind masks into one network for the folder.
+
+Per-image clustering sees one image at a time, so each image fails alone. A DeepLabv3+ trained on the
+blind masks of the whole folder learns what a lesion looks like across its images, is pulled towards
+the majority where one image's mask is wrong, and then segments any new image in one forward pass.
+
+Training (:class:`~medsegkit.lesion.config.SelfTrainConfig`): targets are the run's masks with a band
+around each boundary ignored (the teacher is least sure there); each image's loss is weighted by the
+run's confidence relative to the run's mean, so likely failures count little; the loss is the mean
+binary cross-entropy over the kept pixels of each image,
+
+    L = Σ_i w_i · mean_{p ∉ band_i} BCE(f(x_i)_p, y_ip) / B,    w_i = c_i / mean_j c_j,
+
+under strong augmentation (:func:`medsegkit.data.augment.augment`, ``robust``). Learning rate: linear
+warm-up over the first tenth of the steps, then cosine decay to zero.
+
+Output folder (the layout of ``cluster``, so ``evaluate``, ``report`` and ``export`` read it)::
+
+    settings.json, config.toml   the teacher run and the resolved config; another is refused
+    last.pt, history.json        training state, every steps_per_epoch steps (resume with --resume)
+    model.pt                     the trained network with its config (``medsegkit predict`` takes it)
+    masks/, overlays/, cases/    the folder's new masks at each image's size (:mod:`medsegkit.inference`)
+    predictions.csv, review.csv  per image: lesion area and confidence; review.csv least confident first
+    manifest.json                the above, the teacher's per-image Dice agreement and training time
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from medsegkit import __version__, distributed, metrics
+from medsegkit import config as config_module
+from medsegkit.atomic import write_json_atomic
+from medsegkit.data.augment import augment, sample_seed
+from medsegkit.data.imageio import read_labels, read_rgb
+from medsegkit.distributed import Context, barrier, wrap
+from medsegkit.errors import DataError, UsageError
+from medsegkit.fundus.checkpoint import resume_run, save_checkpoint
+from medsegkit.fundus.training import train_epoch
+from medsegkit.imaging import resize_square
+from medsegkit.inference import predict_folder, write_summary
+from medsegkit.job import Job, claim
+from medsegkit.lesion.config import SelfTrainConfig
+from medsegkit.lesion.segmenter import TASK, LesionPredictor, build_model, resolve_weights
+
+IGNORE = 255
+HEADROOM = 1.25  # images are kept at this multiple of the working size, for the augmentation's crops
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """One image of the teacher run: its blind mask and the run's confidence in it (None: not given)."""
+
+    case: str
+    image: Path
+    mask: Path
+    confidence: float | None
+
+
+def read_teacher(run: Path) -> list[Teacher]:
+    """Every finished image of a cluster (or self-train) run folder."""
+    manifest = run / "manifest.json"
+    if not manifest.is_file() or not (run / "masks").is_dir():
+        raise DataError(f"{run}: not a cluster run (expected manifest.json and masks/ from medsegkit cluster)")
+    data = json.loads(manifest.read_text())
+    if data.get("task", "lesion") != "lesion" or "checkpoint" in data and data.get("task") is None:
+        raise DataError(f"{manifest}: not a lesion run; self-train needs the masks of medsegkit cluster")
+    teachers = []
+    for record in data.get("cases", []):
+        mask = run / "masks" / f"{record['case']}.png"
+        if not mask.is_file():
+            raise DataError(f"{mask}: missing; the run's manifest lists case {record['case']!r}")
+        teachers.append(Teacher(record["case"], Path(record["image"]), mask, record.get("confidence")))
+    if len(teachers) < 2:
+        raise DataError(f"{manifest}: self-train needs at least 2 finished images, the run has {len(teachers)}")
+    return teachers
+
+
+def weights(teachers: list[Teacher], kind: str) -> dict[str, float]:
+    """Each image's loss weight: its confidence over the run's mean (``confidence``; 1 where a run gives
+    none), or 1 for all (``none``).
+
+    Example:
+        >>> ts = [Teacher("a", Path(), Path(), 0.2), Teacher("b", Path(), Path(), 0.6)]
+        >>> weights(ts, "confidence")
+        {'a': 0.5, 'b': 1.5}
+    """
+    given = [t.confidence for t in teachers if t.confidence is not None]
+    if kind == "none" or not given or max(given) <= 0:
+        return {t.case: 1.0 for t in teachers}
+    mean = float(np.mean(given))
+    return {t.case: (t.confidence / mean if t.confidence is not None else 1.0) for t in teachers}
+
+
+def band_target(mask: np.ndarray, width: int) -> np.ndarray:
+    """``(H, W)`` int64 target: 1 lesion, 0 skin, :data:`IGNORE` within ``width`` pixels of the boundary.
+
+    Example:
+        >>> m = np.zeros((7, 7), bool); m[2:5, 2:5] = True
+        >>> band_target(m, 1)[3].tolist()
+        [0, 255, 255, 1, 255, 255, 0]
+    """
+    target = mask.astype(np.int64)
+    if width > 0 and mask.any() and not mask.all():
+        inner = ndimage.binary_erosion(mask, iterations=width, border_value=1)
+        outer = ndimage.binary_dilation(mask, iterations=width)
+        target[outer & ~inner] = IGNORE
+    return target
+
+
+def learning_rate(cfg: SelfTrainConfig, step: int) -> float:
+    """Linear warm-up over the first tenth of ``cfg.steps``, then cosine decay to zero (``step`` from 0)."""
+    warm = max(1, cfg.steps // 10)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    return 0.5 * cfg.lr * (1 + math.cos(math.pi * (step - warm) / max(1, cfg.steps - warm)))
+
+
+def train(
+    teachers: list[Teacher], out: Path, cfg: SelfTrainConfig, ctx: Context, resume: bool, progress: Any = None
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train on the teachers' images and masks (:func:`band_target`, :func:`weights`); resumable from
+    ``out/last.pt``. Returns the model and the training state."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg).to(ctx.device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "history": [], "seconds": 0.0}, ctx.is_main)
+    barrier(ctx)
+    torch.manual_seed(cfg.seed + ctx.rank)
+    net = wrap(model, ctx)
+    keep = round(cfg.size * HEADROOM)
+    width = round(cfg.band * keep)
+    images, targets = {}, {}
+    for t in teachers:
+        image = read_rgb(t.image)
+        mask = read_labels(t.mask) > 0
+        if mask.shape != image.shape[:2]:
+            raise DataError(
+                f"{t.mask}: mask is {mask.shape[1]}x{mask.shape[0]}, its image {t.image} is "
+                f"{image.shape[1]}x{image.shape[0]}; expected the same size"
+            )
+        images[t.case] = torch.from_numpy(np.array(resize_square(image, keep))).permute(2, 0, 1).contiguous()
+        small = resize_square(mask.astype(np.uint8), keep, labels=True) > 0
+        targets[t.case] = torch.from_numpy(band_target(small, width))
+    weight = weights(teachers, cfg.weighting)
+    cases = [t.case for t in teachers]
+    epochs = math.ceil(cfg.steps / cfg.steps_per_epoch)
+    step = [0]
+
+    def batch_loss(batch: list[str], epoch: int) -> torch.Tensor:
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate(cfg, step[0])
+        step[0] += 1
+        names = [token.split("/", 1)[1] for token in batch]
+        pairs = [
+            augment(images[c].float().div(255), targets[c], cfg.size, sample_seed(cfg.seed, epoch, token), cfg.augment)
+            for c, token in zip(names, batch, strict=True)
+        ]
+        x = torch.stack([p[0] for p in pairs]).to(ctx.device)
+        y = torch.stack([p[1] for p in pairs]).to(ctx.device)
+        valid = (y != IGNORE).float()
+        bce = F.binary_cross_entropy_with_logits(net(x)[:, 0], y.clamp(max=1).float(), reduction="none")
+        per_image = (bce * valid).sum((1, 2)) / valid.sum((1, 2)).clamp(min=1)
+        w = torch.tensor([weight[c] for c in names], device=per_image.device)
+        return (w * per_image).mean()
+
+    todo = range(state["epoch"] + 1, epochs + 1)
+    for epoch in progress(todo, "self-train") if progress and ctx.is_main else todo:
+        start = time.perf_counter()
+        step[0] = (epoch - 1) * cfg.steps_per_epoch
+        steps = min(cfg.steps_per_epoch, cfg.steps - step[0])
+        rng = np.random.default_rng([cfg.seed, epoch])
+        draws = rng.integers(0, len(cases), steps * cfg.batch_size * ctx.world_size)
+        tokens = [f"{i}/{cases[d]}" for i, d in enumerate(draws)]
+        loss = train_epoch(net, optimiser, tokens, batch_loss, ctx, cfg.seed, epoch, cfg.batch_size)
+        state["epoch"] = epoch
+        state["seconds"] += time.perf_counter() - start
+        state["history"].append(
+            {"epoch": epoch, "steps": step[0], "loss": loss, "seconds": round(time.perf_counter() - start, 3)}
+        )
+        if ctx.is_main:
+            payload = {
+                "model": model.state_dict(),
+                "config": config_module.to_dict(cfg),
+                "task": TASK,
+                "medsegkit_version": __version__,
+            }
+            save_checkpoint(out / "last.pt", {**payload, **state, "optimiser": optimiser.state_dict()})
+            write_json_atomic(out / "history.json", state["history"])
+        barrier(ctx)
+    return model, state
+
+
+def self_train(
+    run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False, shard: str | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """``medsegkit self-train``: train on the cluster run ``run``, write the network and the folder's new
+    masks; returns the output folder (default ``runs/self-train-<run>``) and the manifest (empty on
+    ``torchrun`` ranks other than 0)."""
+    teacher_run = Path(run)
+    if not teacher_run.is_dir():
+        raise UsageError(f"{teacher_run}: not a folder; self-train takes the output folder of medsegkit cluster")
+    teachers = read_teacher(teacher_run)
+    cfg = resolve_weights(cfg)
+    out = job.destination(Path("runs") / f"self-train-{teacher_run.name}")
+    settings = {"teacher": str(teacher_run.resolve()), "config": config_module.to_dict(cfg)}
+    with distributed.session(job.device, job.threads) as ctx:
+        if ctx.is_main:
+            claim(out, settings, ("masks", "overlays", "cases"))
+        barrier(ctx)
+        if (out / "model.pt").is_file():
+            from medsegkit.fundus.checkpoint import read_checkpoint
+            from medsegkit.lesion.segmenter import load_lesion_model
+
+            model, _ = load_lesion_model(out / "model.pt", read_checkpoint(out / "model.pt"), ctx.device)
+            state = json.loads((out / "training.json").read_text())
+        else:
+            model, state = train(teachers, out, cfg, ctx, resume, job.progress)
+            state = {
+                "epochs": state["epoch"],
+                "steps": cfg.steps,
+                "train_seconds": round(state["seconds"], 3),
+                "world_size": ctx.world_size,
+                "device": ctx.device,
+            }
+            if ctx.is_main:
+                payload = {
+                    "model": model.state_dict(),
+                    "config": config_module.to_dict(cfg),
+                    "task": TASK,
+                    "medsegkit_version": __version__,
+                    "teacher": settings["teacher"],
+                }
+                save_checkpoint(out / "model.pt", payload)
+                write_json_atomic(out / "training.json", state)
+            barrier(ctx)
+        predictor = LesionPredictor(model.eval(), cfg, ctx.device)
+        items = sorted((t.case, t.image) for t in teachers)
+        from medsegkit.data.images import Shard
+
+        bar = (lambda xs: job.progress(xs, "predict")) if job.progress and ctx.is_main else None
+        predict_folder(predictor, Shard.parse(shard).select(items), out, cfg.batch_size, bar)
+        if ctx.distributed:
+            barrier(ctx)
+            if not ctx.is_main:
+                return out, {}
+    agreement = {t.case: _agreement(out, t) for t in teachers if (out / "cases" / f"{t.case}.json").is_file()}
+    manifest = write_summary(
+        out,
+        predictor,
+        teacher_run.name,
+        str(teacher_run),
+        settings,
+        len(teachers),
+        ctx.device,
+        {"training": state, "teacher_agreement": agreement},
+    )
+    return out, manifest
+
+
+def _agreement(out: Path, teacher: Teacher) -> float:
+    """Dice between the new mask and the teacher's blind mask of one image."""
+    return round(metrics.dice(read_labels(out / "masks" / f"{teacher.case}.png") > 0, read_labels(teacher.mask) > 0), 6)

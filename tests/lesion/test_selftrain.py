@@ -1,0 +1,160 @@
+"""`medsegkit self-train` and lesion `predict` on tiny synthetic dermoscopy: training, outputs, resume, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medsegkit.cli import app
+from medsegkit.data.imageio import read_labels
+from medsegkit.data.prepare import prepare
+from medsegkit.lesion import selftrain
+from medsegkit.lesion.config import SelfTrainConfig
+from medsegkit.lesion.segmenter import mask_confidence
+from medsegkit.lesion.selftrain import IGNORE, Teacher, band_target, learning_rate, weights
+
+FAST = "--steps 4 --batch-size 2 --encoder-weights none --set size=32 --set steps_per_epoch=2".split()
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory) -> tuple[Path, Path]:
+    """A prepared synthetic dermoscopy dataset and its k-means cluster run."""
+    from typer.testing import CliRunner
+
+    root = tmp_path_factory.mktemp("st")
+    data, _ = prepare("synthetic-dermoscopy", None, root / "derm", root, {"count": 6, "size": 64})
+    run = root / "km"
+    result = CliRunner().invoke(app, ["cluster", str(data), "--method", "kmeans", "--size", "48", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    return data, run
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_band_target_ignores_both_sides_of_the_boundary():
+    mask = np.zeros((9, 9), bool)
+    mask[2:7, 2:7] = True
+    target = band_target(mask, 1)
+    assert target[4, 4] == 1 and target[0, 0] == 0
+    assert target[2, 4] == IGNORE and target[1, 4] == IGNORE and target[3, 4] == 1
+    assert (band_target(mask, 0) == mask).all()
+    assert (band_target(np.zeros((4, 4), bool), 2) == 0).all()  # no boundary, nothing ignored
+
+
+def test_weights_follow_the_runs_confidence():
+    ts = [Teacher("a", Path(), Path(), 0.1), Teacher("b", Path(), Path(), 0.5), Teacher("c", Path(), Path(), None)]
+    w = weights(ts, "confidence")
+    assert w["a"] < w["b"] and w["c"] == 1.0 and np.isclose((w["a"] + w["b"]) / 2, 1.0)
+    assert set(weights(ts, "none").values()) == {1.0}
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    cfg = SelfTrainConfig(steps=100, lr=1e-3)
+    rates = [learning_rate(cfg, s) for s in range(100)]
+    assert rates[0] < rates[9] == pytest.approx(1e-3) and rates[-1] < 1e-5
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:], strict=False))
+
+
+def test_confidence_is_lower_for_a_failure_than_for_a_success():
+    rng = np.random.default_rng(0)
+    image = np.full((64, 64, 3), 200, np.uint8) + rng.integers(0, 10, (64, 64, 3), dtype=np.uint8)
+    lesion = np.zeros((64, 64), bool)
+    lesion[20:44, 16:40] = True
+    image[lesion] = (90, 60, 50)
+    fov = np.ones((64, 64), bool)
+    sure = np.where(lesion, 0.97, 0.03)
+    good = mask_confidence(image, sure, lesion, fov)
+    wrong = np.zeros((64, 64), bool)
+    wrong[4:20, 40:60] = True  # skin, where the network hesitates
+    unsure = np.where(wrong, 0.55, 0.4)
+    bad = mask_confidence(image, unsure, wrong, fov)
+    assert good["confidence"] > 0.5 > bad["confidence"]
+    assert mask_confidence(image, sure, np.zeros((64, 64), bool), fov)["confidence"] == 0.0
+
+
+def test_self_train_writes_a_cluster_like_run_that_the_other_verbs_read(runner, teacher, tmp_path):
+    data, run = teacher
+    out = tmp_path / "st"
+    result = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    assert "6/6 images segmented" in result.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["task"] == "lesion" and manifest["config"]["encoder_weights"] == "none"
+    assert manifest["training"]["epochs"] == 2 and len(manifest["teacher_agreement"]) == 6
+    table = rows(out / "review.csv")
+    confidences = [float(r["confidence"]) for r in table]
+    assert confidences == sorted(confidences) and len(table) == 6
+    for r in rows(out / "predictions.csv"):
+        mask = read_labels(out / "masks" / f"{r['case']}.png")
+        assert mask.shape == (64, 64) and set(np.unique(mask)) <= {0, 1}
+        assert int(r["lesion_area"]) == int(mask.sum())
+    assert (out / "model.pt").is_file() and "size = 32" in (out / "config.toml").read_text()
+    scored = runner.invoke(
+        app, ["evaluate", str(out), "--gt", str(data), "--split", "all", "--out", str(tmp_path / "e")]
+    )
+    assert scored.exit_code == 0, scored.output
+    exported = runner.invoke(app, ["export", str(out), "--format", "monai", "--out", str(tmp_path / "x")])
+    assert exported.exit_code == 0, exported.output
+
+    # the checkpoint predicts new images exactly as self-train did its own
+    predicted = runner.invoke(app, ["predict", str(out / "model.pt"), str(data), "--out", str(tmp_path / "p")])
+    assert predicted.exit_code == 0, predicted.output
+    for case in manifest["teacher_agreement"]:
+        np.testing.assert_array_equal(
+            read_labels(tmp_path / "p" / "masks" / f"{case}.png"), read_labels(out / "masks" / f"{case}.png")
+        )
+    assert rows(tmp_path / "p" / "review.csv")[0]["overlay"].startswith("overlays/")
+    exported = runner.invoke(app, ["export", str(tmp_path / "p"), "--format", "monai", "--out", str(tmp_path / "y")])
+    assert exported.exit_code == 0, exported.output
+    assert json.loads((tmp_path / "y" / "datalist.json").read_text())["labels"] == {"0": "background", "1": "lesion"}
+
+    # an interrupted prediction continues without training again
+    first = sorted(manifest["teacher_agreement"])[0]
+    (out / "cases" / f"{first}.json").unlink()
+    stamp = (out / "model.pt").stat().st_mtime_ns
+    again = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST])
+    assert again.exit_code == 0, again.output
+    assert (out / "model.pt").stat().st_mtime_ns == stamp and (out / "cases" / f"{first}.json").is_file()
+    other = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST, "--band", "0.05"])
+    assert other.exit_code == 2 and "other settings" in other.stderr
+
+
+def test_interrupted_training_resumes_from_its_last_checkpoint(runner, teacher, tmp_path, monkeypatch):
+    _, run = teacher
+    out = tmp_path / "st"
+    real = selftrain.train_epoch
+    calls: list[int] = []
+
+    def stop_at_second(*args, **kwargs):
+        calls.append(args[-2])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(selftrain, "train_epoch", stop_at_second)
+    stopped = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST])
+    assert stopped.exit_code != 0 and not (out / "model.pt").exists()
+    assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1]
+    refused = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST])
+    assert refused.exit_code == 2 and "--resume" in refused.stderr
+    monkeypatch.setattr(selftrain, "train_epoch", real)
+    resumed = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2]
+
+
+def test_errors_are_one_line(runner, teacher, tmp_path):
+    data, _ = teacher
+    result = runner.invoke(app, ["self-train", str(data), "--out", str(tmp_path / "o"), *FAST])
+    assert result.exit_code == 1 and "not a cluster run" in result.stderr and "Traceback" not in result.output
+    result = runner.invoke(app, ["self-train", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "not a folder" in result.stderr
+    result = runner.invoke(app, ["self-train", str(data), "--set", "band=0.5"])
+    assert result.exit_code == 2 and "band" in result.stderr
