@@ -68,7 +68,7 @@ def self_train(
     training = manifest["training"]
     report.out.print(
         f"{manifest['finished']}/{manifest['input']['images']} images segmented in {destination} on "
-        f"{manifest['device']} (training {training['train_seconds']:.0f} s); model.pt predicts new images; "
+        f"{manifest['device']} (training {training['total_train_seconds']:.0f} s); model.pt predicts new images; "
         "see review.csv"
     )
     report.err.print(report_hint([destination]), soft_wrap=True)

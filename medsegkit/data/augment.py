@@ -1,10 +1,12 @@
 """Joint image/label augmentation for training segmenters (torchvision.transforms.v2).
 
-Two recipes. ``reference``, the DPL/CPR source training: random scale and crop (zoom in only), flips,
+Three recipes. ``reference``, the DPL/CPR source training: random scale and crop (zoom in only), flips,
 rotation, elastic deformation, Gaussian noise, gamma, random erasing. ``robust`` (the default) adds
 the shifts a second camera brings: an object zoom that makes the labelled object fill a share of the
 crop drawn log-uniformly from ``OBJECT_AREA`` (zooming in and out, mirror padding outside the
-image), brightness, contrast, saturation, hue and blur. Geometric transforms move image and label map
+image), brightness, contrast, saturation, hue and blur. ``keep-scale`` is ``robust``'s lighting on
+``reference``'s geometry: for a network trained on the very images it will segment (self-training),
+whose objects already have the scale it will meet. Geometric transforms move image and label map
 together (the label map is a ``tv_tensors.Mask``, resampled with nearest neighbour); photometric
 ones touch the image only.
 """
@@ -36,8 +38,8 @@ class RandomGamma(nn.Module):
         return image.clamp(0, 1) ** g
 
 
-Recipe = Literal["robust", "reference"]
-RECIPES: tuple[str, ...] = ("robust", "reference")
+Recipe = Literal["robust", "reference", "keep-scale"]
+RECIPES: tuple[str, ...] = ("robust", "reference", "keep-scale")
 # share of the crop the labelled object (the optic disc) fills after the robust zoom: the range the
 # optic disc covers in published disc-centred ROIs (about 0.1 in REFUGE-style crops, 0.5+ in RIM-ONE)
 OBJECT_AREA = (0.10, 0.60)
@@ -87,13 +89,13 @@ def train_transform(size: int, recipe: Recipe = "robust") -> tuple[v2.Transform,
     """(geometric transform for image + mask, photometric transform for the image) at ``size`` x ``size``.
 
     For ``robust`` the object zoom (:class:`ObjectZoom`) runs before the geometric transform, in
-    :func:`augment`.
+    :func:`augment`; ``keep-scale`` has ``reference``'s geometry and ``robust``'s photometry.
     """
     if recipe not in RECIPES:
         raise ValueError(f"augmentation recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
     first = (
         v2.RandomResizedCrop(size, scale=(0.5, 1.0), ratio=(0.8, 1.25), antialias=True)
-        if recipe == "reference"
+        if recipe != "robust"
         else v2.RandomApply([v2.RandomAffine(degrees=0, scale=(0.9, 1.1), shear=5)], p=0.3)
     )
     geometric = v2.Compose(
@@ -106,7 +108,7 @@ def train_transform(size: int, recipe: Recipe = "robust") -> tuple[v2.Transform,
         ]
     )
     lighting: list[nn.Module] = []
-    if recipe == "robust":
+    if recipe != "reference":
         lighting = [
             v2.RandomApply(
                 [v2.ColorJitter(brightness=(0.5, 2.0), contrast=(0.6, 1.6), saturation=(0.7, 1.4), hue=0.03)], p=0.8
@@ -115,7 +117,7 @@ def train_transform(size: int, recipe: Recipe = "robust") -> tuple[v2.Transform,
         ]
     photometric = nn.Sequential(
         *lighting,
-        RandomGamma((0.6, 1.7) if recipe == "robust" else (0.7, 1.5)),
+        RandomGamma((0.7, 1.5) if recipe == "reference" else (0.6, 1.7)),
         v2.RandomApply([v2.GaussianNoise(sigma=0.03, clip=True)], p=0.3),
         v2.RandomErasing(p=0.3, scale=(0.01, 0.05), value=0),
     )

@@ -176,8 +176,9 @@ class SelfTrainConfig:
     ``steps`` optimiser steps of ``batch_size`` images (checkpointed every ``steps_per_epoch``), whatever the
     folder's size. ``band`` ignores a band of that share of the image side on each side of every blind mask's
     boundary, where the teacher is least sure; ``weighting`` ``confidence`` weights each image's loss by the
-    cluster run's confidence (relative to the run's mean), ``none`` weights all alike. Predictions average
-    the image and its two flips (``tta``) and keep what lies inside the field of view.
+    cluster run's confidence (relative to the run's mean), ``none`` weights all alike. Predictions keep
+    what lies inside the field of view; ``tta`` averages the image and its two flips. With ``rounds`` 2
+    or more, each further round trains a new network on the previous round's masks and confidences.
     """
 
     model: str = "deeplabv3plus"
@@ -191,12 +192,15 @@ class SelfTrainConfig:
     weight_decay: float = 1e-4
     band: float = 0.02
     weighting: Literal["confidence", "none"] = "confidence"
-    augment: Literal["robust", "reference"] = "robust"
+    augment: Literal["keep-scale", "robust", "reference"] = "keep-scale"
     threshold: float = 0.5
-    tta: bool = True
+    tta: bool = False
+    rounds: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be at least 1, got {self.rounds}")
         if self.size % 16 or self.size < 32:
             raise ValueError(f"size must be a multiple of 16 and at least 32, got {self.size}")
         if self.steps < 1 or self.steps_per_epoch < 1 or self.batch_size < 2:
@@ -211,8 +215,8 @@ class SelfTrainConfig:
                 f"need 0 < threshold < 1, lr > 0 and weight_decay >= 0, got {self.threshold}, {self.lr} and "
                 f"{self.weight_decay}"
             )
-        if self.weighting not in ("confidence", "none") or self.augment not in ("robust", "reference"):
+        if self.weighting not in ("confidence", "none") or self.augment not in ("keep-scale", "robust", "reference"):
             raise ValueError(
-                f"weighting must be confidence or none and augment robust or reference, got {self.weighting!r} "
-                f"and {self.augment!r}"
+                "weighting must be confidence or none and augment keep-scale, robust or reference, got "
+                f"{self.weighting!r} and {self.augment!r}"
             )

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from medsegkit import config as config_module
 from medsegkit.atomic import write_json_atomic
 from medsegkit.data.augment import augment, sample_seed
 from medsegkit.data.imageio import read_labels, read_rgb
+from medsegkit.data.images import Shard
 from medsegkit.distributed import Context, barrier, wrap
 from medsegkit.errors import DataError, UsageError
 from medsegkit.fundus.checkpoint import resume_run, save_checkpoint
@@ -210,9 +211,14 @@ def self_train(
     teacher_run = Path(run)
     if not teacher_run.is_dir():
         raise UsageError(f"{teacher_run}: not a folder; self-train takes the output folder of medsegkit cluster")
-    teachers = read_teacher(teacher_run)
+    read_teacher(teacher_run)
     cfg = resolve_weights(cfg)
     out = job.destination(Path("runs") / f"self-train-{teacher_run.name}")
+    if cfg.rounds > 1:  # the earlier rounds are self-train runs of their own, inside this one
+        earlier = replace(cfg, rounds=cfg.rounds - 1)
+        self_train(run, earlier, replace(job, out=out / f"round-{cfg.rounds - 1}"), resume, shard)
+        teacher_run = out / f"round-{cfg.rounds - 1}"
+    teachers = read_teacher(teacher_run)
     settings = {"teacher": str(teacher_run.resolve()), "config": config_module.to_dict(cfg)}
     with distributed.session(job.device, job.threads) as ctx:
         if ctx.is_main:
@@ -226,10 +232,14 @@ def self_train(
             state = json.loads((out / "training.json").read_text())
         else:
             model, state = train(teachers, out, cfg, ctx, resume, job.progress)
+            before = teacher_run / "training.json"  # an earlier round's
+            earlier = json.loads(before.read_text())["total_train_seconds"] if before.is_file() else 0.0
             state = {
+                "round": cfg.rounds,
                 "epochs": state["epoch"],
                 "steps": cfg.steps,
                 "train_seconds": round(state["seconds"], 3),
+                "total_train_seconds": round(earlier + state["seconds"], 3),
                 "world_size": ctx.world_size,
                 "device": ctx.device,
             }
@@ -246,8 +256,6 @@ def self_train(
             barrier(ctx)
         predictor = LesionPredictor(model.eval(), cfg, ctx.device)
         items = sorted((t.case, t.image) for t in teachers)
-        from medsegkit.data.images import Shard
-
         bar = (lambda xs: job.progress(xs, "predict")) if job.progress and ctx.is_main else None
         predict_folder(predictor, Shard.parse(shard).select(items), out, cfg.batch_size, bar)
         if ctx.distributed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from medsegkit.data.augment import OBJECT_AREA, ObjectZoom, augment, train_transform
+from medsegkit.data.augment import OBJECT_AREA, RECIPES, ObjectZoom, augment, train_transform
 
 
 def disc_scene(h: int = 90, w: int = 120, radius: int = 18) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,7 +49,7 @@ def test_object_zoom_without_an_object_keeps_the_labels_empty():
     assert img.shape == (3, 32, 32) and not lab.any()
 
 
-@pytest.mark.parametrize("recipe", ["robust", "reference"])
+@pytest.mark.parametrize("recipe", RECIPES)
 def test_augment_is_seeded_and_leaves_the_global_rng_alone(recipe):
     image, labels = disc_scene()
     torch.manual_seed(123)
@@ -71,5 +71,17 @@ def test_robust_recipe_varies_lighting_more_than_the_reference():
 
 
 def test_unknown_recipe_is_refused():
-    with pytest.raises(ValueError, match="recipe must be one of robust, reference"):
+    with pytest.raises(ValueError, match="recipe must be one of robust, reference, keep-scale"):
         train_transform(32, "fancy")
+
+
+def test_keep_scale_leaves_a_small_object_small_where_robust_enlarges_it():
+    image = torch.rand(3, 96, 96)
+    labels = torch.zeros(96, 96, dtype=torch.int64)
+    labels[40:50, 40:50] = 1  # about 1 % of the image
+    share = {
+        r: [float((augment(image, labels, 64, s, r)[1] > 0).float().mean()) for s in range(20)]
+        for r in ("keep-scale", "robust")
+    }
+    assert max(share["keep-scale"]) <= 0.025  # zoom in by at most the crop's 2x in area
+    assert min(share["robust"]) >= 0.05
