@@ -252,3 +252,16 @@ def test_predict_under_torchrun_covers_every_image_once_and_merges(fundus):
             read_labels(fundus / "p1" / "masks" / f"{case['case']}.png"),
         )
     assert (fundus / "p2" / "predictions.csv").read_text() == (fundus / "p1" / "predictions.csv").read_text()
+
+
+@pytest.mark.slow
+def test_self_train_under_torchrun_trains_one_model_and_covers_every_image(tmp_path):
+    data, _ = prepare("synthetic-dermoscopy", None, tmp_path / "derm", tmp_path, {"count": 4, "size": 48})
+    medsegkit("cluster", str(data), "--method", "kmeans", "--size", "48", "--out", "km", cwd=tmp_path)
+    fast = ["--steps", "2", "--batch-size", "2", "--encoder-weights", "none", "--set", "size=32"]
+    done = medsegkit("self-train", "km", *fast, "--set", "steps_per_epoch=1", "--out", "st", procs=2, cwd=tmp_path)
+    assert done.stdout.count("images segmented") == 1  # rank 0 alone reports
+    manifest = json.loads((tmp_path / "st" / "manifest.json").read_text())
+    assert manifest["finished"] == 4 and manifest["training"]["world_size"] == 2
+    assert [h["epoch"] for h in json.loads((tmp_path / "st" / "history.json").read_text())] == [1, 2]
+    assert torch.load(tmp_path / "st" / "model.pt", weights_only=False)["task"] == "lesion"

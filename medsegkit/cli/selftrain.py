@@ -25,7 +25,6 @@ HELP = {
     "band": f"Ignored band on each side of every teacher mask's boundary, a share of the image side ({D.band}).",
     "weighting": f"confidence: each image's loss weighted by the cluster run's confidence ({D.weighting}); none.",
     "resume": "Continue an interrupted training in --out from its last checkpoint (same config).",
-    "shard": "Predict shard i of N (0-based 'i/N') of the folder's images; default: RANK/WORLD_SIZE under torchrun.",
 }
 
 
@@ -44,7 +43,6 @@ def self_train(
     config: common.ConfigOpt = None,
     set_: common.SetOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help=HELP["resume"])] = False,
-    shard: Annotated[str | None, common.opt(HELP["shard"])] = None,
     device: common.DeviceOpt = "auto",
     threads: common.ThreadsOpt = None,
 ) -> None:
@@ -62,7 +60,7 @@ def self_train(
     }  # fmt: skip
     cfg = config_module.load(SelfTrainConfig, config, config_module.overrides(set_, flags), "self-train")
     job = Job(out, Path("data"), device, common.staged, threads)
-    destination, manifest = run_self_train(str(run), cfg, job, resume, shard)
+    destination, manifest = run_self_train(str(run), cfg, job, resume)
     if not manifest:
         return  # a torchrun rank other than 0
     training = manifest["training"]

@@ -78,6 +78,8 @@ def read_teacher(run: Path) -> list[Teacher]:
         raise DataError(f"{manifest}: not a lesion run; self-train needs the masks of medsegkit cluster")
     teachers = []
     for record in data.get("cases", []):
+        if "image" not in record:
+            raise DataError(f"{manifest}: not a cluster run (its cases name no image)")
         mask = run / "masks" / f"{record['case']}.png"
         if not mask.is_file():
             raise DataError(f"{mask}: missing; the run's manifest lists case {record['case']!r}")
@@ -202,12 +204,11 @@ def train(
     return model, state
 
 
-def self_train(
-    run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False, shard: str | None = None
-) -> tuple[Path, dict[str, Any]]:
+def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -> tuple[Path, dict[str, Any]]:
     """``medsegkit self-train``: train on the cluster run ``run``, write the network and the folder's new
     masks; returns the output folder (default ``runs/self-train-<run>``) and the manifest (empty on
-    ``torchrun`` ranks other than 0)."""
+    ``torchrun`` ranks other than 0). Under ``torchrun`` training is data-parallel and each rank predicts
+    its shard of the images."""
     teacher_run = Path(run)
     if not teacher_run.is_dir():
         raise UsageError(f"{teacher_run}: not a folder; self-train takes the output folder of medsegkit cluster")
@@ -216,7 +217,7 @@ def self_train(
     out = job.destination(Path("runs") / f"self-train-{teacher_run.name}")
     if cfg.rounds > 1:  # the earlier rounds are self-train runs of their own, inside this one
         earlier = replace(cfg, rounds=cfg.rounds - 1)
-        self_train(run, earlier, replace(job, out=out / f"round-{cfg.rounds - 1}"), resume, shard)
+        self_train(run, earlier, replace(job, out=out / f"round-{cfg.rounds - 1}"), resume)
         teacher_run = out / f"round-{cfg.rounds - 1}"
     teachers = read_teacher(teacher_run)
     settings = {"teacher": str(teacher_run.resolve()), "config": config_module.to_dict(cfg)}
@@ -257,7 +258,7 @@ def self_train(
         predictor = LesionPredictor(model.eval(), cfg, ctx.device)
         items = sorted((t.case, t.image) for t in teachers)
         bar = (lambda xs: job.progress(xs, "predict")) if job.progress and ctx.is_main else None
-        predict_folder(predictor, Shard.parse(shard).select(items), out, cfg.batch_size, bar)
+        predict_folder(predictor, Shard.parse(None).select(items), out, cfg.batch_size, bar)
         if ctx.distributed:
             barrier(ctx)
             if not ctx.is_main:
