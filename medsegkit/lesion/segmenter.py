@@ -110,15 +110,21 @@ def decide(image: np.ndarray, prob: np.ndarray, threshold: float) -> tuple[np.nd
 
 
 def mask_confidence(image: np.ndarray, prob: np.ndarray, mask: np.ndarray, fov: np.ndarray) -> dict[str, float]:
-    """``certainty · contrast`` of ``mask`` (see the module docstring), with both pieces; 0 for an empty mask."""
+    """``certainty · contrast`` of ``mask`` (see the module docstring), with both pieces; 0 for an empty mask.
+
+    Computed on every ``step``-th pixel, ``step`` keeping about 256 pixels on the shorter side, so that a
+    12-megapixel image costs no more than a small one."""
+    if not mask.any():
+        return {"confidence": 0.0, "certainty": 0.0, "contrast": 0.0}
+    step = max(1, min(mask.shape) // 256)
+    image, prob, mask, fov = image[::step, ::step], prob[::step, ::step], mask[::step, ::step], fov[::step, ::step]
     if not mask.any():
         return {"confidence": 0.0, "certainty": 0.0, "contrast": 0.0}
     rows, cols = np.nonzero(mask)
     reach = max(1, round(0.1 * max(np.ptp(rows) + 1, np.ptp(cols) + 1)))
     near = ndimage.binary_dilation(mask, iterations=reach) & fov
     certainty = 1.0 - float(np.mean(4 * prob[near] * (1 - prob[near])))
-    step = max(1, min(mask.shape) // 256)  # the contrast needs no more than 256 px
-    c = boundary_contrast(image[::step, ::step], mask[::step, ::step], fov[::step, ::step])
+    c = boundary_contrast(image, mask, fov)
     contrast = c / (1 + c)
     return {"confidence": certainty * contrast, "certainty": certainty, "contrast": contrast}
 
