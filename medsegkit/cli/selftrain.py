@@ -24,6 +24,8 @@ HELP = {
     "lr": f"AdamW peak learning rate ({D.lr}); warm-up over the first tenth of the steps, then cosine decay.",
     "band": f"Ignored band on each side of every teacher mask's boundary, a share of the image side ({D.band}).",
     "weighting": f"confidence: each image's loss weighted by the cluster run's confidence ({D.weighting}); none.",
+    "combine": "Keep an image's cluster mask where the cluster run was more confident in it than the network is "
+    "in its own (on).",
     "resume": "Continue an interrupted training in --out from its last checkpoint (same config).",
 }
 
@@ -39,6 +41,7 @@ def self_train(
     lr: Annotated[float | None, common.opt(HELP["lr"])] = None,
     band: Annotated[float | None, common.opt(HELP["band"])] = None,
     weighting: Annotated[str | None, common.opt(HELP["weighting"])] = None,
+    combine: Annotated[bool | None, common.opt(HELP["combine"], "--combine/--no-combine")] = None,
     seed: common.SeedOpt = None,
     config: common.ConfigOpt = None,
     set_: common.SetOpt = None,
@@ -56,7 +59,7 @@ def self_train(
 
     flags = {
         "steps": steps, "encoder": encoder, "encoder_weights": encoder_weights, "batch_size": batch_size, "lr": lr,
-        "band": band, "weighting": weighting, "seed": seed,
+        "band": band, "weighting": weighting, "combine": combine, "seed": seed,
     }  # fmt: skip
     cfg = config_module.load(SelfTrainConfig, config, config_module.overrides(set_, flags), "self-train")
     job = Job(out, Path("data"), device, common.staged, threads)

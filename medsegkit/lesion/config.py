@@ -177,7 +177,9 @@ class SelfTrainConfig:
     folder's size. ``band`` ignores a band of that share of the image side on each side of every blind mask's
     boundary, where the teacher is least sure; ``weighting`` ``confidence`` weights each image's loss by the
     cluster run's confidence (relative to the run's mean), ``none`` weights all alike. Predictions keep
-    what lies inside the field of view; ``tta`` averages the image and its two flips. With ``rounds`` 2
+    what lies inside the field of view; ``tta`` averages the image and its two flips. With ``combine``, an
+    image of the folder keeps its cluster mask where the cluster run was more confident in it than the
+    network is in its own (new images have no cluster mask: ``predict`` gives the network's). With ``rounds`` 2
     or more, each further round trains a new network on the previous round's masks and confidences.
     """
 
@@ -195,6 +197,7 @@ class SelfTrainConfig:
     augment: Literal["keep-scale", "robust", "reference"] = "keep-scale"
     threshold: float = 0.5
     tta: bool = False
+    combine: bool = True
     rounds: int = 1
     seed: int = 0
 

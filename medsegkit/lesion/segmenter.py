@@ -131,6 +131,7 @@ def mask_confidence(image: np.ndarray, prob: np.ndarray, mask: np.ndarray, fov: 
 
 FIELDS = (
     "case",
+    "mask_source",
     "height",
     "width",
     "lesion_area",

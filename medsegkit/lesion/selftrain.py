@@ -40,15 +40,15 @@ from scipy import ndimage
 
 from medsegkit import __version__, distributed, metrics
 from medsegkit import config as config_module
-from medsegkit.atomic import write_json_atomic
+from medsegkit.atomic import write_bytes_atomic, write_json_atomic
 from medsegkit.data.augment import augment, sample_seed
-from medsegkit.data.imageio import read_labels, read_rgb
-from medsegkit.data.images import Shard
+from medsegkit.data.imageio import png_bytes, read_labels, read_rgb
+from medsegkit.data.images import Shard, display_copy
 from medsegkit.distributed import Context, barrier, wrap
 from medsegkit.errors import DataError, UsageError
 from medsegkit.fundus.checkpoint import resume_run, save_checkpoint
 from medsegkit.fundus.training import train_epoch
-from medsegkit.imaging import resize_square
+from medsegkit.imaging import overlay, resize_nearest, resize_square
 from medsegkit.inference import predict_folder, write_summary
 from medsegkit.job import Job, claim
 from medsegkit.lesion.config import SelfTrainConfig
@@ -258,12 +258,15 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
         predictor = LesionPredictor(model.eval(), cfg, ctx.device)
         items = sorted((t.case, t.image) for t in teachers)
         bar = (lambda xs: job.progress(xs, "predict")) if job.progress and ctx.is_main else None
-        predict_folder(predictor, Shard.parse(None).select(items), out, cfg.batch_size, bar)
+        mine = Shard.parse(None).select(items)
+        predict_folder(predictor, mine, out, cfg.batch_size, bar)
+        by_case = {t.case: t for t in teachers}
+        for case, _ in mine:
+            settle(out, by_case[case], cfg.combine)
         if ctx.distributed:
             barrier(ctx)
             if not ctx.is_main:
                 return out, {}
-    agreement = {t.case: _agreement(out, t) for t in teachers if (out / "cases" / f"{t.case}.json").is_file()}
     manifest = write_summary(
         out,
         predictor,
@@ -272,11 +275,39 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
         settings,
         len(teachers),
         ctx.device,
-        {"training": state, "teacher_agreement": agreement},
+        {"training": state},
     )
     return out, manifest
 
 
-def _agreement(out: Path, teacher: Teacher) -> float:
-    """Dice between the new mask and the teacher's blind mask of one image."""
-    return round(metrics.dice(read_labels(out / "masks" / f"{teacher.case}.png") > 0, read_labels(teacher.mask) > 0), 6)
+def settle(out: Path, teacher: Teacher, combine: bool) -> None:
+    """One image's final mask, decided once (its record's ``mask_source`` marks it done).
+
+    The record keeps the network's Dice agreement with the teacher mask and both confidences. With
+    ``combine``, where the cluster run was more confident in its mask than the network is in its own,
+    the teacher's mask (and its confidence) replaces the network's.
+    """
+    path = out / "cases" / f"{teacher.case}.json"
+    record = json.loads(path.read_text())
+    if "mask_source" in record:
+        return
+    taught = read_labels(teacher.mask) > 0
+    network = read_labels(out / "masks" / f"{teacher.case}.png") > 0
+    record |= {
+        "teacher_agreement": round(metrics.dice(network, taught), 6),
+        "teacher_confidence": teacher.confidence,
+        "network_confidence": record["confidence"],
+        "mask_source": "network",
+    }
+    if combine and teacher.confidence is not None and teacher.confidence > record["confidence"]:
+        shown = display_copy(read_rgb(teacher.image))
+        write_bytes_atomic(out / "masks" / f"{teacher.case}.png", png_bytes(taught.astype(np.uint8)))
+        drawn = overlay(shown, resize_nearest(taught.astype(np.uint8), shown.shape[:2]) > 0)
+        write_bytes_atomic(out / "overlays" / f"{teacher.case}.png", png_bytes(drawn))
+        record |= {
+            "mask_source": "teacher",
+            "confidence": teacher.confidence,
+            "lesion_area": int(taught.sum()),
+            "mask_fraction": round(float(taught.mean()), 6),
+        }
+    write_json_atomic(path, record)

@@ -15,7 +15,8 @@ from medsegkit.data.prepare import prepare
 from medsegkit.lesion import selftrain
 from medsegkit.lesion.config import SelfTrainConfig
 from medsegkit.lesion.segmenter import mask_confidence
-from medsegkit.lesion.selftrain import IGNORE, Teacher, band_target, learning_rate, weights
+from medsegkit.lesion.selftrain import IGNORE, Teacher, band_target, learning_rate, settle, weights
+from tests.conftest import save
 
 FAST = "--steps 4 --batch-size 2 --encoder-weights none --set size=32 --set steps_per_epoch=2".split()
 
@@ -79,15 +80,39 @@ def test_confidence_is_lower_for_a_failure_than_for_a_success():
     assert mask_confidence(image, sure, np.zeros((64, 64), bool), fov)["confidence"] == 0.0
 
 
+@pytest.mark.parametrize("teacher_confidence, source", [(0.5, "teacher"), (0.1, "network"), (None, "network")])
+def test_settle_keeps_the_more_confident_mask(tmp_path, teacher_confidence, source):
+    out = tmp_path / "st"
+    network, taught = np.zeros((20, 30), np.uint8), np.zeros((20, 30), np.uint8)
+    network[5:10, 5:10], taught[4:16, 8:20] = 1, 1
+    save(out / "masks" / "a.png", network)
+    save(tmp_path / "km" / "a.png", taught)
+    save(tmp_path / "a.png", np.full((20, 30, 3), 128, np.uint8))
+    (out / "overlays").mkdir()
+    (out / "cases").mkdir()
+    (out / "cases" / "a.json").write_text(json.dumps({"case": "a", "confidence": 0.3, "lesion_area": 25}))
+    teacher = Teacher("a", tmp_path / "a.png", tmp_path / "km" / "a.png", teacher_confidence)
+    settle(out, teacher, combine=True)
+    record = json.loads((out / "cases" / "a.json").read_text())
+    kept = taught if source == "teacher" else network
+    assert record["mask_source"] == source and record["lesion_area"] == int(kept.sum())
+    assert record["network_confidence"] == 0.3 and record["teacher_agreement"] == pytest.approx(2 * 10 / (25 + 144), abs=1e-6)
+    np.testing.assert_array_equal(read_labels(out / "masks" / "a.png"), kept)
+    settle(out, Teacher("a", tmp_path / "a.png", tmp_path / "km" / "a.png", 0.99), combine=True)  # decided once
+    assert json.loads((out / "cases" / "a.json").read_text()) == record
+
+
 def test_self_train_writes_a_cluster_like_run_that_the_other_verbs_read(runner, teacher, tmp_path):
     data, run = teacher
     out = tmp_path / "st"
-    result = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST])
+    result = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST, "--no-combine"])
     assert result.exit_code == 0, result.output
     assert "6/6 images segmented" in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["task"] == "lesion" and manifest["config"]["encoder_weights"] == "none"
-    assert manifest["training"]["epochs"] == 2 and len(manifest["teacher_agreement"]) == 6
+    assert manifest["training"]["epochs"] == 2
+    records = {r["case"]: r for r in manifest["cases"]}
+    assert {r["mask_source"] for r in records.values()} == {"network"}  # --no-combine
     table = rows(out / "review.csv")
     confidences = [float(r["confidence"]) for r in table]
     assert confidences == sorted(confidences) and len(table) == 6
@@ -103,10 +128,10 @@ def test_self_train_writes_a_cluster_like_run_that_the_other_verbs_read(runner, 
     exported = runner.invoke(app, ["export", str(out), "--format", "monai", "--out", str(tmp_path / "x")])
     assert exported.exit_code == 0, exported.output
 
-    # the checkpoint predicts new images exactly as self-train did its own
+    # the checkpoint predicts new images exactly as self-train's network did its own
     predicted = runner.invoke(app, ["predict", str(out / "model.pt"), str(data), "--out", str(tmp_path / "p")])
     assert predicted.exit_code == 0, predicted.output
-    for case in manifest["teacher_agreement"]:
+    for case in records:
         np.testing.assert_array_equal(
             read_labels(tmp_path / "p" / "masks" / f"{case}.png"), read_labels(out / "masks" / f"{case}.png")
         )
@@ -116,13 +141,13 @@ def test_self_train_writes_a_cluster_like_run_that_the_other_verbs_read(runner, 
     assert json.loads((tmp_path / "y" / "datalist.json").read_text())["labels"] == {"0": "background", "1": "lesion"}
 
     # an interrupted prediction continues without training again
-    first = sorted(manifest["teacher_agreement"])[0]
+    first = sorted(records)[0]
     (out / "cases" / f"{first}.json").unlink()
     stamp = (out / "model.pt").stat().st_mtime_ns
-    again = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST])
+    again = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST, "--no-combine"])
     assert again.exit_code == 0, again.output
     assert (out / "model.pt").stat().st_mtime_ns == stamp and (out / "cases" / f"{first}.json").is_file()
-    other = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST, "--band", "0.05"])
+    other = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST, "--combine"])
     assert other.exit_code == 2 and "other settings" in other.stderr
 
 
