@@ -6,7 +6,8 @@
 For each prepared lesion dataset: the s3 cluster run at the defaults (DIR/<name>/cluster, or the run
 given with --teacher <name>=<folder>), then
 
-- transductive: `self-train` on the whole run; its masks of the same images;
+- transductive: `self-train` on the whole run; its masks of the same images (with `combine`, the default,
+  some keep their cluster mask; the count is printed);
 - inductive: the cases split in two halves by the CRC-32 of their id; `self-train` on the first half's
   teacher masks only, then `predict` with its model.pt on the second half, which it never saw.
 
@@ -107,7 +108,8 @@ def main() -> None:
         print(f"\n{ds.name}: {len(cases)} images, teacher {run}, training {seconds:.0f} s")
         print(f"{'':<22}{'Dice':>7}{'median':>8}{'<0.5':>8}{'<0.8':>7}")
         print(row("blind (teacher)", blind))
-        print(row("self-trained", trans) + f"   confidence AUROC {auroc:.3f}")
+        kept = sum(records[c].get("mask_source") == "teacher" for c in cases)
+        print(row("self-trained", trans) + f"   confidence AUROC {auroc:.3f}; {kept} kept the cluster mask")
         entry = {"name": ds.name, "blind": blind.mean(), "trans": trans.mean(), "auroc": auroc,
                  "train_s": manifest["training"]["total_train_seconds"]}  # fmt: skip
         if not args.no_inductive:

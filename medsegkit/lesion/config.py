@@ -194,7 +194,7 @@ class SelfTrainConfig:
     weight_decay: float = 1e-4
     band: float = 0.02
     weighting: Literal["confidence", "none"] = "confidence"
-    augment: Literal["keep-scale", "robust", "reference"] = "keep-scale"
+    augment: Literal["keep-scale", "robust", "reference"] = "robust"
     threshold: float = 0.5
     tta: bool = False
     combine: bool = True

@@ -14,9 +14,7 @@ from medsegkit.data.imageio import read_labels
 from medsegkit.data.prepare import prepare
 from medsegkit.lesion import selftrain
 from medsegkit.lesion.config import SelfTrainConfig
-from medsegkit.lesion.segmenter import mask_confidence
-from medsegkit.lesion.selftrain import IGNORE, Teacher, band_target, learning_rate, settle, weights
-from tests.conftest import save
+from medsegkit.lesion.selftrain import learning_rate
 
 FAST = "--steps 4 --batch-size 2 --encoder-weights none --set size=32 --set steps_per_epoch=2".split()
 
@@ -39,67 +37,11 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_band_target_ignores_both_sides_of_the_boundary():
-    mask = np.zeros((9, 9), bool)
-    mask[2:7, 2:7] = True
-    target = band_target(mask, 1)
-    assert target[4, 4] == 1 and target[0, 0] == 0
-    assert target[2, 4] == IGNORE and target[1, 4] == IGNORE and target[3, 4] == 1
-    assert (band_target(mask, 0) == mask).all()
-    assert (band_target(np.zeros((4, 4), bool), 2) == 0).all()  # no boundary, nothing ignored
-
-
-def test_weights_follow_the_runs_confidence():
-    ts = [Teacher("a", Path(), Path(), 0.1), Teacher("b", Path(), Path(), 0.5), Teacher("c", Path(), Path(), None)]
-    w = weights(ts, "confidence")
-    assert w["a"] < w["b"] and w["c"] == 1.0 and np.isclose((w["a"] + w["b"]) / 2, 1.0)
-    assert set(weights(ts, "none").values()) == {1.0}
-
-
 def test_learning_rate_warms_up_then_decays_to_zero():
     cfg = SelfTrainConfig(steps=100, lr=1e-3)
     rates = [learning_rate(cfg, s) for s in range(100)]
     assert rates[0] < rates[9] == pytest.approx(1e-3) and rates[-1] < 1e-5
     assert all(a >= b for a, b in zip(rates[9:], rates[10:], strict=False))
-
-
-def test_confidence_is_lower_for_a_failure_than_for_a_success():
-    rng = np.random.default_rng(0)
-    image = np.full((64, 64, 3), 200, np.uint8) + rng.integers(0, 10, (64, 64, 3), dtype=np.uint8)
-    lesion = np.zeros((64, 64), bool)
-    lesion[20:44, 16:40] = True
-    image[lesion] = (90, 60, 50)
-    fov = np.ones((64, 64), bool)
-    sure = np.where(lesion, 0.97, 0.03)
-    good = mask_confidence(image, sure, lesion, fov)
-    wrong = np.zeros((64, 64), bool)
-    wrong[4:20, 40:60] = True  # skin, where the network hesitates
-    unsure = np.where(wrong, 0.55, 0.4)
-    bad = mask_confidence(image, unsure, wrong, fov)
-    assert good["confidence"] > 0.5 > bad["confidence"]
-    assert mask_confidence(image, sure, np.zeros((64, 64), bool), fov)["confidence"] == 0.0
-
-
-@pytest.mark.parametrize("teacher_confidence, source", [(0.5, "teacher"), (0.1, "network"), (None, "network")])
-def test_settle_keeps_the_more_confident_mask(tmp_path, teacher_confidence, source):
-    out = tmp_path / "st"
-    network, taught = np.zeros((20, 30), np.uint8), np.zeros((20, 30), np.uint8)
-    network[5:10, 5:10], taught[4:16, 8:20] = 1, 1
-    save(out / "masks" / "a.png", network)
-    save(tmp_path / "km" / "a.png", taught)
-    save(tmp_path / "a.png", np.full((20, 30, 3), 128, np.uint8))
-    (out / "overlays").mkdir()
-    (out / "cases").mkdir()
-    (out / "cases" / "a.json").write_text(json.dumps({"case": "a", "confidence": 0.3, "lesion_area": 25}))
-    teacher = Teacher("a", tmp_path / "a.png", tmp_path / "km" / "a.png", teacher_confidence)
-    settle(out, teacher, combine=True)
-    record = json.loads((out / "cases" / "a.json").read_text())
-    kept = taught if source == "teacher" else network
-    assert record["mask_source"] == source and record["lesion_area"] == int(kept.sum())
-    assert record["network_confidence"] == 0.3 and record["teacher_agreement"] == pytest.approx(2 * 10 / (25 + 144), abs=1e-6)
-    np.testing.assert_array_equal(read_labels(out / "masks" / "a.png"), kept)
-    settle(out, Teacher("a", tmp_path / "a.png", tmp_path / "km" / "a.png", 0.99), combine=True)  # decided once
-    assert json.loads((out / "cases" / "a.json").read_text()) == record
 
 
 def test_self_train_writes_a_cluster_like_run_that_the_other_verbs_read(runner, teacher, tmp_path):
