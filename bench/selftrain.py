@@ -134,13 +134,14 @@ def main() -> None:
             sub = teacher_subset(run, set(first), root / "teacher-half")
             self_train(str(sub), cfg, Job(root / "ind", device="cpu"))
             folder = image_folder(ds, second, root / "unseen")
+            done_before = len(list((root / "ind-predict" / "cases").glob("*.json")))
             start = time.perf_counter()
             out, _ = predict(root / "ind" / "model.pt", str(folder), Job(root / "ind-predict", device="cpu"))
             seconds = time.perf_counter() - start
             ind, same = scores(out, ds, second), scores(trans_dir, ds, second)
-            print(
-                row(f"inductive ({len(second)} unseen)", ind) + f"   {len(second) / seconds:.1f} images/s (whole verb)"
-            )
+            new = len(second) - done_before
+            speed = f"{new / seconds:.1f} images/s (whole verb)" if new else "(predictions reused)"
+            print(row(f"inductive ({len(second)} unseen)", ind) + f"   {speed}")
             print(row("transductive, same", same))
             entry |= {"ind": ind.mean(), "same": same.mean()}
         summary.append(entry)
