@@ -56,7 +56,7 @@ def weights(teachers: list[Teacher], kind: str) -> dict[str, float]:
     none), or 1 for all (``none``).
 
     Example:
-        >>> ts = [Teacher("a", Path(), Path(), 0.2), Teacher("b", Path(), Path(), 0.6)]
+        >>> ts = [Teacher("a", Path(), Path(), 0.25), Teacher("b", Path(), Path(), 0.75)]
         >>> weights(ts, "confidence")
         {'a': 0.5, 'b': 1.5}
     """
