@@ -57,6 +57,16 @@ from medsegkit.lesion.teacher import IGNORE, Teacher, band_target, read_teacher,
 HEADROOM = 1.25  # images are kept at this multiple of the working size, for the augmentation's crops
 
 
+def payload(model: torch.nn.Module, cfg: SelfTrainConfig) -> dict[str, Any]:
+    """What every lesion checkpoint holds: the weights, the config, the task and the version."""
+    return {
+        "model": model.state_dict(),
+        "config": config_module.to_dict(cfg),
+        "task": TASK,
+        "medsegkit_version": __version__,
+    }
+
+
 def learning_rate(cfg: SelfTrainConfig, step: int) -> float:
     """Linear warm-up over the first tenth of ``cfg.steps``, then cosine decay to zero (``step`` from 0)."""
     warm = max(1, cfg.steps // 10)
@@ -128,13 +138,7 @@ def train(
             {"epoch": epoch, "steps": step[0], "loss": loss, "seconds": round(time.perf_counter() - start, 3)}
         )
         if ctx.is_main:
-            payload = {
-                "model": model.state_dict(),
-                "config": config_module.to_dict(cfg),
-                "task": TASK,
-                "medsegkit_version": __version__,
-            }
-            save_checkpoint(out / "last.pt", {**payload, **state, "optimiser": optimiser.state_dict()})
+            save_checkpoint(out / "last.pt", {**payload(model, cfg), **state, "optimiser": optimiser.state_dict()})
             write_json_atomic(out / "history.json", state["history"])
         barrier(ctx)
     return model, state
@@ -181,14 +185,7 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
                 "device": ctx.device,
             }
             if ctx.is_main:
-                payload = {
-                    "model": model.state_dict(),
-                    "config": config_module.to_dict(cfg),
-                    "task": TASK,
-                    "medsegkit_version": __version__,
-                    "teacher": settings["teacher"],
-                }
-                save_checkpoint(out / "model.pt", payload)
+                save_checkpoint(out / "model.pt", {**payload(model, cfg), "teacher": settings["teacher"]})
                 write_json_atomic(out / "training.json", state)
             barrier(ctx)
         predictor = LesionPredictor(model.eval(), cfg, ctx.device)
