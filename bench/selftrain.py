@@ -78,7 +78,7 @@ def forward_speed(checkpoint: Path, batches: int = 5, batch: int = 8) -> float:
     """Images per second of the network's forward pass alone (after one warm-up batch)."""
     import torch
 
-    from medsegkit.fundus.checkpoint import read_checkpoint
+    from medsegkit.checkpoint import read_checkpoint
     from medsegkit.lesion.segmenter import load_lesion_model
 
     model, cfg = load_lesion_model(checkpoint, read_checkpoint(checkpoint))

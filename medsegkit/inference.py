@@ -37,10 +37,11 @@ from medsegkit.job import Job, claim
 
 
 class Predictor(Protocol):
-    """What :func:`predict_folder` needs of a task: its name, CSV fields and a batch prediction."""
+    """What :func:`predict_folder` needs of a task: its name, CSV fields, threshold and a batch prediction."""
 
     task: str
     fields: tuple[str, ...]
+    threshold: float
 
     def predict(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
         """``(labels (H, W) uint8, overlay (h, w, 3) uint8, record)`` of each ``(H, W, 3)`` image."""
@@ -123,7 +124,7 @@ def finite(value: float) -> float | None:
 def load_predictor(checkpoint: Path, device: str, threshold: float | None, passes: int) -> Predictor:
     """The predictor of any medsegkit checkpoint: a ``self-train`` lesion network, or a fundus source or
     adapted model; ``threshold`` None is the task's own (lesion: the network's, fundus: adapt's 0.75)."""
-    from medsegkit.fundus.checkpoint import read_checkpoint
+    from medsegkit.checkpoint import read_checkpoint
 
     payload = read_checkpoint(checkpoint)
     if payload.get("task") == "lesion":
@@ -164,8 +165,11 @@ def predict(
     out = job.destination(Path("runs") / f"predict-{name}")
     with distributed.session(job.device, job.threads) as ctx:
         predictor = load_predictor(Path(checkpoint), ctx.device, threshold, uncertainty)
-        used = getattr(predictor, "threshold", threshold)
-        settings = {"checkpoint": str(Path(checkpoint).resolve()), "threshold": used, "uncertainty": uncertainty}
+        settings = {
+            "checkpoint": str(Path(checkpoint).resolve()),
+            "threshold": predictor.threshold,
+            "uncertainty": uncertainty,
+        }
         claim(out, settings, ("masks", "overlays", "cases"))
         progress = job.progress if (job.progress and ctx.is_main) else None
         predict_folder(predictor, Shard.parse(shard).select(items), out, batch_size, progress)

@@ -19,16 +19,16 @@ import torch.nn.functional as F
 from medsegkit import __version__, distributed, metrics
 from medsegkit import config as config_module
 from medsegkit.atomic import write_json_atomic
+from medsegkit.checkpoint import apply_checkpoint, read_checkpoint, resume_run, save_checkpoint
 from medsegkit.data.augment import augment, sample_seed
 from medsegkit.data.dataset import Dataset, resolve_dataset
 from medsegkit.distributed import Context, barrier, wrap
 from medsegkit.errors import DataError, UsageError
-from medsegkit.fundus.checkpoint import apply_checkpoint, read_checkpoint, resume_run, save_checkpoint
 from medsegkit.fundus.config import SourceConfig
-from medsegkit.fundus.training import train_epoch
 from medsegkit.imaging import resize_square, to_tensor
 from medsegkit.job import Job
 from medsegkit.models import create_model
+from medsegkit.training import train_epoch
 
 Progress = Callable[[Iterable[int], str], Iterator[int]]
 

@@ -25,8 +25,10 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from medsegkit import config as config_module
+from medsegkit.checkpoint import apply_checkpoint
+from medsegkit.data.images import display_copy
 from medsegkit.errors import DataError
-from medsegkit.imaging import resize_square, to_tensor
+from medsegkit.imaging import overlay, resize_nearest, resize_square, to_tensor
 from medsegkit.lesion.confidence import boundary_contrast
 from medsegkit.lesion.config import SelfTrainConfig
 from medsegkit.lesion.fov import field_of_view
@@ -66,8 +68,6 @@ def load_lesion_model(
     checkpoint: Path, payload: dict[str, Any], device: str = "cpu"
 ) -> tuple[torch.nn.Module, SelfTrainConfig]:
     """The network and config saved by ``self-train`` in ``payload`` (read from ``checkpoint``)."""
-    from medsegkit.fundus.checkpoint import apply_checkpoint
-
     saved = payload.get("config")
     if payload.get("task") != TASK or not isinstance(saved, dict):
         raise DataError(f"{checkpoint}: not a medsegkit lesion checkpoint (expected model.pt from self-train)")
@@ -99,12 +99,9 @@ def decide(image: np.ndarray, prob: np.ndarray, threshold: float) -> tuple[np.nd
 
     The mask is ``prob > threshold`` inside the field of view (found at 256 px at most, then resized).
     """
-    small = resize_square(image, min(256, *image.shape[:2]))
-    fov = field_of_view(small)
+    fov = field_of_view(resize_square(image, min(256, *image.shape[:2])))
     if fov.shape != prob.shape:
-        fov = np.asarray(
-            F.interpolate(torch.from_numpy(fov[None, None].astype(np.float32)), size=prob.shape, mode="nearest")[0, 0]
-        ).astype(bool)
+        fov = resize_nearest(fov, prob.shape)
     mask = (prob > threshold) & fov
     return mask, mask_confidence(image, prob, mask, fov)
 
@@ -157,9 +154,6 @@ class LesionPredictor:
         self.threshold = cfg.threshold if threshold is None else threshold
 
     def predict(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
-        from medsegkit.data.images import display_copy
-        from medsegkit.imaging import overlay, resize_nearest
-
         probs = probabilities(self.model, images, self.cfg.size, self.cfg.tta, self.device)
         std = None
         if self.passes:

@@ -40,19 +40,19 @@ import torch.nn.functional as F
 from medsegkit import __version__, distributed
 from medsegkit import config as config_module
 from medsegkit.atomic import write_json_atomic
+from medsegkit.checkpoint import resume_run, save_checkpoint
 from medsegkit.data.augment import augment, sample_seed
 from medsegkit.data.imageio import read_labels, read_rgb
 from medsegkit.data.images import Shard
 from medsegkit.distributed import Context, barrier, wrap
 from medsegkit.errors import DataError, UsageError
-from medsegkit.fundus.checkpoint import resume_run, save_checkpoint
-from medsegkit.fundus.training import train_epoch
 from medsegkit.imaging import resize_square
 from medsegkit.inference import predict_folder, write_summary
 from medsegkit.job import Job, claim
 from medsegkit.lesion.config import SelfTrainConfig
 from medsegkit.lesion.segmenter import TASK, LesionPredictor, build_model, resolve_weights
 from medsegkit.lesion.teacher import IGNORE, Teacher, band_target, read_teacher, settle, weights
+from medsegkit.training import train_epoch
 
 HEADROOM = 1.25  # images are kept at this multiple of the working size, for the augmentation's crops
 
@@ -166,7 +166,7 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
             claim(out, settings, ("masks", "overlays", "cases"))
         barrier(ctx)
         if (out / "model.pt").is_file():
-            from medsegkit.fundus.checkpoint import read_checkpoint
+            from medsegkit.checkpoint import read_checkpoint
             from medsegkit.lesion.segmenter import load_lesion_model
 
             model, _ = load_lesion_model(out / "model.pt", read_checkpoint(out / "model.pt"), ctx.device)

@@ -1,4 +1,4 @@
-"""One training epoch shared by ``pretrain-source`` and ``adapt``, single-process or under ``torchrun``."""
+"""One training epoch shared by ``pretrain-source``, ``adapt`` and ``self-train``, in one process or under torchrun."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checkpoints of the fundus pipeline: atomic saving, one-line errors for unreadable files, resuming a run."""
+"""Checkpoints of every trained network: atomic saving, one-line errors for unreadable files, resuming a run."""
 
 from __future__ import annotations
 
