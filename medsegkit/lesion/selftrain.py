@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from medsegkit import __version__, distributed
 from medsegkit import config as config_module
 from medsegkit.atomic import write_json_atomic
-from medsegkit.checkpoint import resume_run, save_checkpoint
+from medsegkit.checkpoint import read_checkpoint, resume_run, save_checkpoint
 from medsegkit.data.augment import augment, sample_seed
 from medsegkit.data.imageio import read_labels, read_rgb
 from medsegkit.data.images import Shard
@@ -50,7 +50,7 @@ from medsegkit.imaging import resize_square
 from medsegkit.inference import predict_folder, write_summary
 from medsegkit.job import Job, claim
 from medsegkit.lesion.config import SelfTrainConfig
-from medsegkit.lesion.segmenter import TASK, LesionPredictor, build_model, resolve_weights
+from medsegkit.lesion.segmenter import TASK, LesionPredictor, build_model, load_lesion_model, resolve_weights
 from medsegkit.lesion.teacher import IGNORE, Teacher, band_target, read_teacher, settle, weights
 from medsegkit.training import train_epoch
 
@@ -152,23 +152,20 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
     teacher_run = Path(run)
     if not teacher_run.is_dir():
         raise UsageError(f"{teacher_run}: not a folder; self-train takes the output folder of medsegkit cluster")
-    read_teacher(teacher_run)
+    teachers = read_teacher(teacher_run)  # a bad run is reported before anything is trained
     cfg = resolve_weights(cfg)
     out = job.destination(Path("runs") / f"self-train-{teacher_run.name}")
     if cfg.rounds > 1:  # the earlier rounds are self-train runs of their own, inside this one
         earlier = replace(cfg, rounds=cfg.rounds - 1)
         self_train(run, earlier, replace(job, out=out / f"round-{cfg.rounds - 1}"), resume)
         teacher_run = out / f"round-{cfg.rounds - 1}"
-    teachers = read_teacher(teacher_run)
+        teachers = read_teacher(teacher_run)
     settings = {"teacher": str(teacher_run.resolve()), "config": config_module.to_dict(cfg)}
     with distributed.session(job.device, job.threads) as ctx:
         if ctx.is_main:
             claim(out, settings, ("masks", "overlays", "cases"))
         barrier(ctx)
-        if (out / "model.pt").is_file():
-            from medsegkit.checkpoint import read_checkpoint
-            from medsegkit.lesion.segmenter import load_lesion_model
-
+        if (out / "model.pt").is_file():  # written after training.json: the training is finished
             model, _ = load_lesion_model(out / "model.pt", read_checkpoint(out / "model.pt"), ctx.device)
             state = json.loads((out / "training.json").read_text())
         else:
@@ -185,8 +182,8 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
                 "device": ctx.device,
             }
             if ctx.is_main:
-                save_checkpoint(out / "model.pt", {**payload(model, cfg), "teacher": settings["teacher"]})
                 write_json_atomic(out / "training.json", state)
+                save_checkpoint(out / "model.pt", {**payload(model, cfg), "teacher": settings["teacher"]})
             barrier(ctx)
         predictor = LesionPredictor(model.eval(), cfg, ctx.device)
         items = sorted((t.case, t.image) for t in teachers)
