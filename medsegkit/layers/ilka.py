@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from medsegkit.layers.depthwise import DepthwiseConv2d
+from medsegkit.layers.pointwise import PointwiseConv2d
+
 
 class InceptionLKA(nn.Module):
     """I-LKA: ``A = DW5x5(X)`` (eq. 1); three parallel depthwise branches on ``A`` (3x3 dilation 1,
@@ -26,12 +29,9 @@ class InceptionLKA(nn.Module):
         super().__init__()
         if channels < 1:
             raise ValueError(f"InceptionLKA needs at least 1 channel, got {channels}")
-        self.conv0 = nn.Conv2d(channels, channels, 5, padding=2, groups=channels)
-        self.branches = nn.ModuleList(
-            nn.Conv2d(channels, channels, k, padding=d * (k - 1) // 2, dilation=d, groups=channels)
-            for k, d in ((3, 1), (5, 2), (7, 3))
-        )
-        self.mix = nn.Conv2d(3 * channels, channels, 1)
+        self.conv0 = DepthwiseConv2d(channels, 5)
+        self.branches = nn.ModuleList(DepthwiseConv2d(channels, k, dilation=d) for k, d in ((3, 1), (5, 2), (7, 3)))
+        self.mix = PointwiseConv2d(3 * channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = self.conv0(x)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from medsegkit.layers.deform import DeformConv2d
+from medsegkit.layers.pointwise import PointwiseConv2d
 from medsegkit.layers.stn import SpatialTransformer, invert_affine, warp
 
 
@@ -21,10 +22,10 @@ class AttentionBlock(nn.Module):
 
     def __init__(self, channels: int, attention: nn.Module) -> None:
         super().__init__()
-        self.proj_in = nn.Conv2d(channels, channels, 1)
+        self.proj_in = PointwiseConv2d(channels, channels)
         self.act = nn.GELU()
         self.attention = attention
-        self.proj_out = nn.Conv2d(channels, channels, 1)
+        self.proj_out = PointwiseConv2d(channels, channels)
         self.norm = nn.BatchNorm2d(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -79,9 +80,9 @@ class S3Net(nn.Module):
         self.blocks = nn.Sequential(
             *(AttentionBlock(channels, create_attention(attention, channels)) for _ in range(num_blocks))
         )
-        self.aux_head = nn.Sequential(nn.Conv2d(channels, k, 1), nn.BatchNorm2d(k))
+        self.aux_head = nn.Sequential(PointwiseConv2d(channels, k), nn.BatchNorm2d(k))
         self.deform = nn.Sequential(DeformConv2d(channels, channels, 3, impl=deform_impl), nn.BatchNorm2d(channels))
-        self.head = nn.Sequential(nn.Conv2d(channels, k, 1), nn.BatchNorm2d(k))
+        self.head = nn.Sequential(PointwiseConv2d(channels, k), nn.BatchNorm2d(k))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.stem(x))

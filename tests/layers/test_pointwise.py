@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import torch
+from torch.autograd import gradcheck
+from torch.func import vmap
+
+from medsegkit.layers.pointwise import PointwiseConv2d
+
+
+def test_pointwise_is_a_drop_in_1x1_conv():
+    torch.manual_seed(5)
+    ours = PointwiseConv2d(6, 4)
+    torch.manual_seed(5)
+    plain = torch.nn.Conv2d(6, 4, 1)
+    assert ours.state_dict().keys() == plain.state_dict().keys()
+    x = torch.randn(2, 6, 7, 5)
+    torch.testing.assert_close(ours(x), plain(x))
+    torch.testing.assert_close(PointwiseConv2d(6, 4, bias=False)(x).shape, torch.Size([2, 4, 7, 5]))
+
+
+def test_pointwise_gradcheck_float64_and_under_vmap():
+    layer = PointwiseConv2d(3, 2).double()
+    x = torch.randn(1, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert gradcheck(layer, (x,))
+    weights = torch.randn(3, 2, 3, 1, 1, dtype=torch.float64)  # one weight per sample, as batched clustering does
+    xs = torch.randn(3, 1, 3, 4, 4, dtype=torch.float64)
+    batched = vmap(lambda w, x: torch.func.functional_call(layer, {"weight": w, "bias": layer.bias}, (x,)))(weights, xs)
+    for i in range(3):
+        expected = torch.nn.functional.conv2d(xs[i], weights[i], layer.bias)
+        torch.testing.assert_close(batched[i], expected)
