@@ -2,13 +2,18 @@
 the paper's setting, and where one image's time goes.
 
     python bench/s3_speed.py DATASET [--limit 3] [--size 256] [--settings default,paper] [--top 12]
+                             [--no-profile] [--batches 1,4,8] [--device cpu]
 
 For each setting it optimises the first ``--limit`` images (their working-size copies, read beforehand,
 so no file I/O is timed) and prints the median seconds per image, the mean iterations and the median
 seconds per iteration. Then, for the first image at each setting, the forward time of each top-level
 block of the network (module hooks, summed over the run) and the operators with the most self CPU time
-(``torch.profiler``, forward and backward together). Run it alone: another torch process on the same
-cores changes every number here.
+(``torch.profiler``, forward and backward together; ``--no-profile`` skips both). With ``--batches``, it
+then clusters the same images in batches of each size B at the defaults (``segment_batch``, as
+``medsegkit cluster --batch B`` does; B = 1 is one image at a time) and prints seconds per image, images
+per second, how many of the batched maps' pixels equal the one-at-a-time maps', and the mean Dice between the
+blind lesion masks drawn from both. Run it alone:
+another torch process on the same cores changes every number here.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from pathlib import Path
 
 import torch
 
+from medsegkit import metrics
 from medsegkit.data.dataset import Dataset
 from medsegkit.imaging import resize_square
-from medsegkit.lesion.config import S3Config
+from medsegkit.lesion.blind import blind_mask
+from medsegkit.lesion.config import ColourRefineConfig, S3Config
 from medsegkit.lesion.s3 import S3Clusterer
 
 SETTINGS = {
@@ -73,13 +80,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--settings", default="default,paper")
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--batches", default="", help="batch sizes to time at the defaults, e.g. 1,4,8")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
     ds = Dataset.open(args.dataset)
     images = [resize_square(ds.image(c), args.size) for c in ds.case_ids()[: args.limit]]
     print(f"{ds.name}: {len(images)} images at {args.size}x{args.size}, {torch.get_num_threads()} threads")
     for name in args.settings.split(","):
-        clusterer = S3Clusterer(SETTINGS[name])
+        clusterer = S3Clusterer(SETTINGS[name], device=args.device)
         seconds, iterations = [], []
         for i, image in enumerate(images):
             start = time.perf_counter()
@@ -91,6 +101,8 @@ def main() -> None:
             f"{name:<8} s/image {statistics.median(seconds):7.2f}   iterations {statistics.mean(iterations):5.1f}   "
             f"s/iteration {per_iteration:6.3f}"
         )
+        if not args.profile:
+            continue
         blocks = block_times(clusterer, images[0], 0)
         total = sum(blocks.values())
         print("  forward seconds per block (first image): " + ", ".join(f"{k} {v:.2f}" for k, v in blocks.items()))
@@ -98,6 +110,42 @@ def main() -> None:
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
             clusterer.segment(images[0], 0)
         print(profile.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top, max_name_column_width=40))
+    if args.batches:
+        batches([int(b) for b in args.batches.split(",")], images, args.device)
+
+
+def batches(sizes: list[int], images: list, device: str) -> None:
+    """Seconds per image of batched clustering at the defaults, against one image at a time."""
+    clusterer = S3Clusterer(SETTINGS["default"], device=device)
+    clusterer.segment(images[0], 0)  # warm-up
+    seeds = list(range(len(images)))
+    alone = [clusterer.segment(image, seed) for image, seed in zip(images, seeds, strict=True)]
+    for size in sizes:
+        start = time.perf_counter()
+        results = []
+        for i in range(0, len(images), size):
+            group, group_seeds = images[i : i + size], seeds[i : i + size]
+            one = size == 1  # as `cluster` does: one image goes through segment()
+            results += (
+                [clusterer.segment(group[0], group_seeds[0])] if one else clusterer.segment_batch(group, group_seeds)
+            )
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds = (time.perf_counter() - start) / len(images)
+        equal = statistics.mean(float((a.clusters == b.clusters).mean()) for a, b in zip(alone, results, strict=True))
+        dice = statistics.mean(
+            metrics.dice(mask(image, a, seed), mask(image, b, seed))
+            for image, seed, a, b in zip(images, seeds, alone, results, strict=True)
+        )
+        print(
+            f"batch {size:>3}  s/image {seconds:6.3f}   images/s {1 / seconds:6.2f}   "
+            f"map pixels as one at a time {equal:.4f}   blind-mask Dice with one at a time {dice:.4f}"
+        )
+
+
+def mask(image, result, seed: int):
+    """The blind lesion mask that `cluster` would write from this cluster map (working size)."""
+    return blind_mask(image, result, seed, ColourRefineConfig()).mask
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ HELP = {
     "are never changed.",
     "combine": "Take the mask of a k-means second opinion instead of the clusterer's when its edge is clearer "
     "(docs/cluster.md); the second opinion also gives each image's confidence.",
+    "batch": "Images clustered in one step: s3 and s3-stn optimise their networks together (the masks of one at a "
+    "time, up to rounding; worth it on a GPU, about as fast per image on a CPU); kmeans runs them in turn "
+    f"({RUN.batch}).",
     "fail_fast": "Stop at the first image that cannot be read, instead of recording it in failed.csv and going on.",
 }
 
@@ -67,6 +70,7 @@ def cluster(
     set_: SetOpt = None,
     refine_mask: Annotated[bool, opt(HELP["refine"], "--refine-mask/--no-refine-mask")] = RUN.refine_mask,
     combine: Annotated[bool, opt(HELP["combine"], "--combine/--no-combine")] = RUN.combine,
+    batch: Annotated[int, opt(HELP["batch"])] = RUN.batch,
     fail_fast: Annotated[bool, opt(HELP["fail_fast"], "--fail-fast")] = False,
     threads: ThreadsOpt = None,
     data_root: DataRootOpt = None,
@@ -82,7 +86,7 @@ def cluster(
     from medsegkit.lesion.runner import cluster as run
 
     flags = {"max_iter": max_iter, "lr": lr, "attention": attention, "num_clusters": num_clusters}
-    values = {"size": size, "seed": seed, "refine_mask": refine_mask, "combine": combine}
+    values = {"size": size, "seed": seed, "refine_mask": refine_mask, "combine": combine, "batch": batch}
     run_cfg = config_module.build(ClusterRunConfig, values, "cluster")
     bar = progress(f"cluster {method}")
     overrides = config_module.overrides(set_, flags)

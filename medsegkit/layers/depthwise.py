@@ -39,7 +39,6 @@ class _DepthwiseConv2d(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         d, p = ctx.dilation, ctx.padding
         b, c, h, w = x.shape
-        grad = grad.contiguous(memory_format=_memory_format(x))
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = F.conv2d(grad, weight.flip(-1, -2), padding=p, dilation=d, groups=c)
@@ -51,12 +50,6 @@ class _DepthwiseConv2d(torch.autograd.Function):
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad.sum(dim=(0, 2, 3))
         return grad_x, grad_w, grad_b, None
-
-
-def _memory_format(x: torch.Tensor) -> torch.memory_format:
-    """The layout of ``x`` (gradients are computed in it: oneDNN is slow when the two differ)."""
-    # strides, not is_contiguous(memory_format=...), which torch.func.vmap cannot answer
-    return torch.channels_last if x.shape[1] > 1 and x.stride(1) == 1 else torch.contiguous_format
 
 
 def depthwise_conv2d(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medsegkit.lesion.clusterer import Clusterer, ClusterResult
+from medsegkit.lesion.clusterer import ClusterResult
 from medsegkit.lesion.colour_refine import refine_mask
 from medsegkit.lesion.confidence import boundary_contrast, confidence
 from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
@@ -37,17 +37,17 @@ def _select_and_refine(work: np.ndarray, clusters: np.ndarray, fov: np.ndarray, 
 
 
 def blind_mask(
-    work: np.ndarray, method: Clusterer, seed: int, refine: ColourRefineConfig | None, combine: bool = True
+    work: np.ndarray, result: ClusterResult, seed: int, refine: ColourRefineConfig | None, combine: bool = True
 ) -> BlindMask:
-    """The lesion mask of ``work`` chosen without ground truth.
+    """The lesion mask of ``work`` chosen without ground truth, from a clusterer's ``result`` on it.
 
-    ``method``'s cluster map and a second opinion (k-means with three colour clusters on the same image)
-    each give a mask: the selected union of clusters inside the field of view, colour-refined unless
-    ``refine`` is None. With ``combine`` the mask with the clearer edge (higher :func:`boundary_contrast`)
-    is the result, else ``method``'s. The other mask is the confidence's second opinion.
+    The clusterer's map and a second opinion (k-means with three colour clusters on the same image, seeded
+    by ``seed``) each give a mask: the selected union of clusters inside the field of view, colour-refined
+    unless ``refine`` is None. With ``combine`` the mask with the clearer edge (higher
+    :func:`boundary_contrast`) is the result, else the clusterer's. The other mask is the confidence's
+    second opinion.
     """
     fov = field_of_view(work)
-    result = method.segment(work, seed)
     selected, mask = _select_and_refine(work, result.clusters, fov, refine)
     second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
     second_selected, second_mask = _select_and_refine(work, second, fov, refine)

@@ -47,6 +47,14 @@ class Clusterer(ABC):
     def segment(self, image: np.ndarray, seed: int) -> ClusterResult:
         """Cluster one ``(H, W, 3)`` uint8 image."""
 
+    def segment_batch(self, images: list[np.ndarray], seeds: list[int]) -> list[ClusterResult]:
+        """Cluster several images, each with its own seed; the same results as :meth:`segment` on each.
+
+        This default runs them one after another; a clusterer that can share the work (S3-Net optimises
+        the images' networks in one step) overrides it.
+        """
+        return [self.segment(image, seed) for image, seed in zip(images, seeds, strict=True)]
+
 
 def make_clusterer(name: str, toml_file: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Clusterer:
     """The clusterer registered as ``name``, configured from defaults, ``toml_file`` and ``overrides``."""

@@ -154,17 +154,22 @@ class ColourRefineConfig:
 
 @dataclass(frozen=True)
 class ClusterRunConfig:
-    """What ``medsegkit cluster`` does around the clusterer: working size, seed, colour refinement, and
-    ``combine``: take the k-means second opinion's mask instead of the clusterer's when its edge is clearer."""
+    """What ``medsegkit cluster`` does around the clusterer: working size, seed, colour refinement,
+    ``combine`` (take the k-means second opinion's mask instead of the clusterer's when its edge is clearer)
+    and ``batch``: how many images the clusterer handles in one step (S3-Net optimises their networks
+    together; the masks are those of one-at-a-time runs, docs/cluster.md "Batched clustering")."""
 
     size: int = 256
     seed: int = 0
     refine_mask: bool = True
     combine: bool = True
+    batch: int = 1
 
     def __post_init__(self) -> None:
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
+        if self.batch < 1:
+            raise ValueError(f"batch must be at least 1 image, got {self.batch}")
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from medsegkit.errors import DataError
 from medsegkit.imaging import overlay, resize_nearest, resize_square
 from medsegkit.job import Job, claim
 from medsegkit.lesion.blind import SECOND_OPINION, blind_mask
-from medsegkit.lesion.clusterer import Clusterer, make_clusterer
+from medsegkit.lesion.clusterer import Clusterer, ClusterResult, make_clusterer
 from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig, FieldOfViewConfig
 
 Progress = Callable[[Iterable[tuple[str, Path]]], Iterator[tuple[str, Path]]]
@@ -123,21 +123,37 @@ def run_cluster(
     method.device = ctx.device
 
     todo = [(c, p) for c, p in shard.select(items) if not (out / "cases" / f"{c}.json").is_file()]
-    for case_id, path in progress(todo) if progress else todo:
+    for group in _groups(progress(todo) if progress else todo, run.batch):
         started = time.perf_counter()
-        try:
-            image = read_rgb(path)
-        except DataError as exc:
-            if fail_fast:
-                raise
-            write_json_atomic(
-                out / "failed" / f"{case_id}.json", {"case": case_id, "image": str(path), "reason": str(exc)}
-            )
+        images = []
+        for case_id, path in group:
+            try:
+                images.append((case_id, path, read_rgb(path)))
+            except DataError as exc:
+                if fail_fast:
+                    raise
+                write_json_atomic(
+                    out / "failed" / f"{case_id}.json", {"case": case_id, "image": str(path), "reason": str(exc)}
+                )
+        if not images:
             continue
-        record = _cluster_one(image, case_id, path, out, method, run, refine)
-        record["wall_seconds"] = round(time.perf_counter() - started, 4)  # reading and writing included
-        write_json_atomic(out / "cases" / f"{case_id}.json", record)
-        (out / "failed" / f"{case_id}.json").unlink(missing_ok=True)
+        works = [resize_square(image, run.size) for _, _, image in images]
+        seeds = [case_seed(run.seed, case_id) for case_id, _, _ in images]
+        clustered = time.perf_counter()
+        # one image: the clusterer's own segment(); several: segment_batch() shares the work between them
+        results = method.segment_batch(works, seeds) if len(images) > 1 else [method.segment(works[0], seeds[0])]
+        share = (time.perf_counter() - clustered) / len(images)
+        records = [
+            _cluster_one(image, work, case_id, path, seed, result, share, out, run, refine)
+            for (case_id, path, image), work, seed, result in zip(images, works, seeds, results, strict=True)
+        ]
+        wall = (time.perf_counter() - started) / len(images)  # reading and writing included, shared out
+        for record in records:
+            record["wall_seconds"] = round(wall, 4)
+            if len(images) > 1:
+                record["batch"] = len(images)
+            write_json_atomic(out / "cases" / f"{record['case']}.json", record)  # last: marks the image done
+            (out / "failed" / f"{record['case']}.json").unlink(missing_ok=True)
     if ctx.distributed:
         barrier(ctx)
         if not ctx.is_main:
@@ -145,22 +161,37 @@ def run_cluster(
     return write_manifest(out, name_of_input, target, settings, len(items), ctx.device)
 
 
+def _groups(items: Iterable[tuple[str, Path]], size: int) -> Iterator[list[tuple[str, Path]]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    group: list[tuple[str, Path]] = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 def _cluster_one(
     image: np.ndarray,
+    work: np.ndarray,
     case_id: str,
     path: Path,
+    seed: int,
+    result: ClusterResult,
+    cluster_seconds: float,
     out: Path,
-    method: Clusterer,
     run: ClusterRunConfig,
     refine: ColourRefineConfig | None,
 ) -> dict[str, Any]:
-    """The blind mask of one image (:func:`blind_mask`); writes its maps and overlay, returns its case record."""
+    """The blind mask of one image from its clusters (:func:`blind_mask`); writes its maps and overlay,
+    returns its case record. ``cluster_seconds``: this image's share of the clustering time."""
     h, w = image.shape[:2]
-    work = resize_square(image, run.size)
-    seed = case_seed(run.seed, case_id)
     start = time.perf_counter()
-    found = blind_mask(work, method, seed, refine, run.combine)
-    seconds = time.perf_counter() - start  # clustering, selection, refinement, second opinion; no reading or writing
+    found = blind_mask(work, result, seed, refine, run.combine)
+    # clustering, selection, refinement, second opinion; no reading or writing
+    seconds = cluster_seconds + time.perf_counter() - start
     clusters = found.clusters.clusters
     write_bytes_atomic(out / "clusters" / f"{case_id}.png", _label_png(resize_nearest(clusters, (h, w))))
     write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(resize_nearest(found.mask.astype(np.uint8), (h, w))))

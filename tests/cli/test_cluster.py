@@ -198,3 +198,24 @@ def test_review_lists_images_from_least_to_most_confident(runner, derm, tmp_path
     assert {c["mask_source"] for c in json.loads((tmp_path / "n" / "manifest.json").read_text())["cases"]} == {
         "clusterer"
     }
+
+
+def test_cluster_batch_gives_the_masks_of_one_at_a_time(runner, derm, tmp_path):
+    config = tmp_path / "s3.toml"
+    config.write_text("channels = 8\nnum_blocks = 1\nmax_iter = 3\nmin_iter = 1\n")
+    masks = {}
+    for batch in (1, 4):  # 6 images: a batch of 4, then one of 2
+        out = tmp_path / f"b{batch}"
+        args = ["cluster", str(derm), "--config", str(config), "--size", "32", "--batch", str(batch), "--out", str(out)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["finished"] == 6
+        assert all(
+            c.get("batch") == (None if batch == 1 else (4 if i < 4 else 2)) for i, c in enumerate(manifest["cases"])
+        )
+        masks[batch] = [read_labels(out / "masks" / f"{c['case']}.png") for c in manifest["cases"]]
+    for a, b in zip(masks[1], masks[4], strict=True):
+        assert (a == b).mean() > 0.99
+    bad = runner.invoke(app, ["cluster", str(derm), "--batch", "0", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "batch must be at least 1" in bad.output

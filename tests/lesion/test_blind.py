@@ -57,19 +57,19 @@ def test_the_vignette_ring_is_never_the_lesion():
     clusters[lesion] = 1
     clusters[~field_of_view(image)] = 2  # the black ring: darker than the lesion and closing a ring around it
     assert metrics.dice(select_foreground(image, clusters, fov=field_of_view(image)), lesion) > 0.97
-    found = blind_mask(image, KMeansClusterer(), seed=0, refine=None)
+    found = blind_mask(image, KMeansClusterer().segment(image, 0), seed=0, refine=None)
     assert metrics.dice(found.mask, lesion) > 0.9 and found.fov.mean() < 0.9
 
 
 def test_a_lesion_touching_the_border_is_found():
     image, lesion = scene(centre=(48, 20), radius=24)  # cut by the frame; its centre is within 0.6 of the middle
-    found = blind_mask(image, KMeansClusterer(), seed=0, refine=None)
+    found = blind_mask(image, KMeansClusterer().segment(image, 0), seed=0, refine=None)
     assert metrics.dice(found.mask, lesion) > 0.9
 
 
 def test_a_pale_lesion_is_found_and_refined():
     image, lesion = scene(lesion_colour=(195, 140, 120))  # barely darker than the skin
-    found = blind_mask(image, KMeansClusterer(KMeansConfig(num_clusters=2)), seed=0, refine=None)
+    found = blind_mask(image, KMeansClusterer(KMeansConfig(num_clusters=2)).segment(image, 0), seed=0, refine=None)
     assert metrics.dice(found.mask, lesion) > 0.85
     shrunk = np.zeros_like(lesion)
     shrunk[lesion] = True
@@ -79,7 +79,7 @@ def test_a_pale_lesion_is_found_and_refined():
 
 def test_confidence_is_lower_for_a_failure_than_for_a_success():
     image, lesion = scene()
-    second = blind_mask(image, KMeansClusterer(), seed=0, refine=None).mask
+    second = blind_mask(image, KMeansClusterer().segment(image, 0), seed=0, refine=None).mask
     good = confidence(image, lesion, lesion, second)
     wrong = np.zeros_like(lesion)
     wrong[70:90, 5:40] = True  # a patch of skin chosen as the lesion
