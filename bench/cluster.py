@@ -1,7 +1,7 @@
 """Speed and quality of the clustering methods on a prepared lesion dataset.
 
     python bench/cluster.py DATASET [--methods s3,kmeans] [--size 256] [--limit N] [--out DIR] [--set key=value]
-                            [--no-refine-mask]
+                            [--no-refine-mask] [--no-combine] [--batch B]
 
 Per method: median seconds per image (clustering, selection, refinement) and wall seconds (reading and
 writing included), iterations, the blind masks' Dice mean and median, the shares of images below 0.5
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="method option key=value (all methods)")
     parser.add_argument("--no-refine-mask", action="store_true", help="blind masks without the colour-model refinement")
     parser.add_argument("--no-combine", action="store_true", help="the clusterer's mask, never the second opinion's")
+    parser.add_argument("--batch", type=int, default=1, help="images per clustering step, as `cluster --batch`")
     args = parser.parse_args()
 
     ds = Dataset.open(args.dataset)
@@ -84,7 +85,9 @@ def main() -> None:
                 link.symlink_to(path.resolve())
     print(f"{ds.name}: {len(ds.case_ids())} cases, working size {args.size}, outputs in {root}")
     rows = []
-    run = ClusterRunConfig(size=args.size, seed=0, refine_mask=not args.no_refine_mask, combine=not args.no_combine)
+    run = ClusterRunConfig(
+        size=args.size, seed=0, refine_mask=not args.no_refine_mask, combine=not args.no_combine, batch=args.batch
+    )
     options = parse_pairs(args.set)
     for name in args.methods.split(","):
         method = make_clusterer(name, None, options if name != "kmeans" else {})
