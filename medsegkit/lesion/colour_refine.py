@@ -19,6 +19,7 @@ from scipy import ndimage
 
 from medsegkit.lesion.config import ColourRefineConfig, SelectionConfig
 from medsegkit.lesion.selection import clean
+from medsegkit.morphology import dilate, erode
 
 
 def gaussian_log_likelihood(samples: np.ndarray, ridge: float = 1e-4) -> Callable[[np.ndarray], np.ndarray]:
@@ -55,9 +56,9 @@ def refine_mask(
     mask = mask.astype(bool)
     side = min(mask.shape)
     margin = max(1, round(config.margin * side))
-    core = ndimage.binary_erosion(mask, iterations=margin)
+    core = erode(mask, margin)
     fov = np.ones(mask.shape, bool) if fov is None else fov
-    outside = ~ndimage.binary_dilation(mask, iterations=margin) & fov  # skin: the field of view, not the vignette
+    outside = ~dilate(mask, margin) & fov  # skin: the field of view, not the vignette
     if core.sum() < config.min_pixels or outside.sum() < config.min_pixels:
         return mask
     colours = image.astype(np.float64) / 255.0

@@ -17,9 +17,9 @@ a run from least to most confident, so that a user checks the few likely failure
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from medsegkit.metrics import dice
+from medsegkit.morphology import dilate
 
 
 def boundary_contrast(image: np.ndarray, mask: np.ndarray, fov: np.ndarray | None = None, ring: float = 0.03) -> float:
@@ -35,12 +35,17 @@ def boundary_contrast(image: np.ndarray, mask: np.ndarray, fov: np.ndarray | Non
         True
     """
     fov = np.ones(mask.shape, bool) if fov is None else fov
-    around = ndimage.binary_dilation(mask, iterations=max(1, round(ring * min(mask.shape)))) & ~mask & fov
+    around = dilate(mask, max(1, round(ring * min(mask.shape)))) & ~mask & fov
     if not mask.any() or not around.any():
         return 0.0
-    colours = image.astype(np.float64) / 255.0
-    spread = float(np.sqrt(colours[fov].var(axis=0).sum())) + 1e-6
-    return float(np.linalg.norm(colours[mask].mean(axis=0) - colours[around].mean(axis=0)) / spread)
+    # sums as matrix products over the flattened pixels: no copy of the image per region
+    colours = image.reshape(-1, 3).astype(np.float64) / 255.0
+    regions = np.stack([mask.ravel(), around.ravel(), fov.ravel()]).astype(np.float64)  # (3, N)
+    counts = regions.sum(axis=1, keepdims=True)
+    means = regions @ colours / counts  # (3 regions, 3 channels)
+    variance = regions[2] @ (colours - means[2]) ** 2 / counts[2]
+    spread = float(np.sqrt(variance.sum())) + 1e-6
+    return float(np.linalg.norm(means[0] - means[1]) / spread)
 
 
 def confidence(

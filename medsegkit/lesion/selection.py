@@ -12,12 +12,13 @@ import numpy as np
 from scipy import ndimage
 
 from medsegkit.lesion.config import SelectionConfig
+from medsegkit.morphology import dilate, erode
 
 
 def border_band(fov: np.ndarray, width: int) -> np.ndarray:
     """The pixels of the field of view ``fov`` ``(H, W)`` within ``width`` pixels of its edge (of the image's
     edge when the field of view is the whole image)."""
-    return fov & ~ndimage.binary_erosion(fov, iterations=width, border_value=0)
+    return fov & ~erode(fov, width, border_value=0)
 
 
 def _band(fov: np.ndarray) -> np.ndarray:
@@ -57,7 +58,7 @@ def score(
     if area < config.min_area or area > config.max_area:
         return float("-inf")
     h, w = mask.shape
-    ring = ndimage.binary_dilation(mask, iterations=max(1, round(config.ring_width * min(h, w)))) & ~mask & fov
+    ring = dilate(mask, max(1, round(config.ring_width * min(h, w)))) & ~mask & fov
     if not ring.any():
         return float("-inf")
     contrast = (grey[ring].mean() - grey[mask].mean()) / (grey[fov].std() + 1e-6)

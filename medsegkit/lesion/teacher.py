@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from medsegkit import metrics
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic
@@ -16,6 +15,7 @@ from medsegkit.data.imageio import png_bytes, read_labels, read_rgb
 from medsegkit.data.images import display_copy
 from medsegkit.errors import DataError
 from medsegkit.imaging import overlay, resize_nearest
+from medsegkit.morphology import dilate, erode
 
 IGNORE = 255
 
@@ -77,8 +77,8 @@ def band_target(mask: np.ndarray, width: int) -> np.ndarray:
     """
     target = mask.astype(np.int64)
     if width > 0 and mask.any() and not mask.all():
-        inner = ndimage.binary_erosion(mask, iterations=width, border_value=1)
-        outer = ndimage.binary_dilation(mask, iterations=width)
+        inner = erode(mask, width, border_value=1)
+        outer = dilate(mask, width)
         target[outer & ~inner] = IGNORE
     return target
 
