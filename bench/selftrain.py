@@ -82,7 +82,7 @@ def forward_speed(checkpoint: Path, batches: int = 5, batch: int = 8) -> float:
     from medsegkit.lesion.segmenter import load_lesion_model
 
     model, cfg = load_lesion_model(checkpoint, read_checkpoint(checkpoint))
-    x = torch.rand(batch, 3, cfg.size, cfg.size)
+    x = torch.rand(batch, 3, cfg.size, cfg.size).contiguous(memory_format=torch.channels_last)  # as predict does
     with torch.no_grad():
         model(x)
         start = time.perf_counter()

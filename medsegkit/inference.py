@@ -21,6 +21,7 @@ import io
 import json
 import platform
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,12 +61,26 @@ def predict_folder(
         (out / sub).mkdir(parents=True, exist_ok=True)
     todo = [(c, p) for c, p in items if not (out / "cases" / f"{c}.json").is_file()]
     batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-    for batch in progress(batches) if progress else batches:
-        images = [read_rgb(path) for _, path in batch]
-        for (case_id, path), (labels, drawn, record) in zip(batch, predictor.predict(images), strict=True):
-            write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(labels))
-            write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(drawn))
-            write_json_atomic(out / "cases" / f"{case_id}.json", {"case": case_id, "image": str(path), **record})
+    # one batch's files are encoded and written by a second thread while the next batch is predicted
+    # (PNG encoding releases the GIL); at most one batch waits, and an error there stops the run here
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending: Future | None = None
+        for batch in progress(batches) if progress else batches:
+            images = [read_rgb(path) for _, path in batch]
+            results = predictor.predict(images)
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(_write_batch, out, batch, results)
+        if pending is not None:
+            pending.result()
+
+
+def _write_batch(out: Path, batch: list[tuple[str, Path]], results: list[tuple[np.ndarray, np.ndarray, dict]]) -> None:
+    """Each image's mask, overlay, then its case record (last: it marks the image done)."""
+    for (case_id, path), (labels, drawn, record) in zip(batch, results, strict=True):
+        write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(labels))
+        write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(drawn))
+        write_json_atomic(out / "cases" / f"{case_id}.json", {"case": case_id, "image": str(path), **record})
 
 
 def review_table(records: list[dict[str, Any]], fields: tuple[str, ...]) -> str:

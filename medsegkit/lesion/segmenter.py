@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from medsegkit import config as config_module
 from medsegkit.checkpoint import apply_checkpoint
@@ -33,6 +32,7 @@ from medsegkit.lesion.confidence import boundary_contrast
 from medsegkit.lesion.config import SelfTrainConfig
 from medsegkit.lesion.fov import field_of_view
 from medsegkit.models import create_model, pretrained
+from medsegkit.morphology import dilate
 
 TASK = "lesion"
 
@@ -74,7 +74,8 @@ def load_lesion_model(
     cfg = config_module.build(SelfTrainConfig, saved, "lesion checkpoint")
     model = build_model(cfg, weights=False)
     apply_checkpoint(checkpoint, payload, model)
-    return model.to(device).eval(), cfg
+    # channels-last: oneDNN's depthwise convolutions (most of EfficientNet) run much faster in it on CPU
+    return model.to(device, memory_format=torch.channels_last).eval(), cfg
 
 
 @torch.no_grad()
@@ -84,6 +85,7 @@ def probabilities(
     """Lesion probability ``(H, W)`` float32 of each ``(H, W, 3)`` uint8 image at its own size."""
     model.eval()
     x = torch.stack([to_tensor(resize_square(image, size)) for image in images]).to(device)
+    x = x.contiguous(memory_format=torch.channels_last)
     prob = torch.sigmoid(model(x))
     if tta:
         prob = (prob + torch.sigmoid(model(x.flip(-1))).flip(-1) + torch.sigmoid(model(x.flip(-2))).flip(-2)) / 3
@@ -119,7 +121,7 @@ def mask_confidence(image: np.ndarray, prob: np.ndarray, mask: np.ndarray, fov: 
         return {"confidence": 0.0, "certainty": 0.0, "contrast": 0.0}
     rows, cols = np.nonzero(mask)
     reach = max(1, round(0.1 * max(np.ptp(rows) + 1, np.ptp(cols) + 1)))
-    near = ndimage.binary_dilation(mask, iterations=reach) & fov
+    near = dilate(mask, reach) & fov
     certainty = 1.0 - float(np.mean(4 * prob[near] * (1 - prob[near])))
     c = boundary_contrast(image, mask, fov)
     contrast = c / (1 + c)
