@@ -81,7 +81,9 @@ def train(
     """Train on the teachers' images and masks (:func:`band_target`, :func:`weights`); resumable from
     ``out/last.pt``. Returns the model and the training state."""
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(ctx.device)
+    # channels-last: a training step of 8 images at 256 px takes 1.03 s instead of 1.48 s on the 2-core CPU
+    # (oneDNN's depthwise convolutions, most of EfficientNet, are much faster in it)
+    model = build_model(cfg).to(ctx.device, memory_format=torch.channels_last)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "history": [], "seconds": 0.0}, ctx.is_main)
     barrier(ctx)
@@ -115,7 +117,7 @@ def train(
             augment(images[c].float().div(255), targets[c], cfg.size, sample_seed(cfg.seed, epoch, token), cfg.augment)
             for c, token in zip(names, batch, strict=True)
         ]
-        x = torch.stack([p[0] for p in pairs]).to(ctx.device)
+        x = torch.stack([p[0] for p in pairs]).to(ctx.device).contiguous(memory_format=torch.channels_last)
         y = torch.stack([p[1] for p in pairs]).to(ctx.device)
         valid = (y != IGNORE).float()
         bce = F.binary_cross_entropy_with_logits(net(x)[:, 0], y.clamp(max=1).float(), reduction="none")
