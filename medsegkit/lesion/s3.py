@@ -133,17 +133,11 @@ class S3Clusterer(Clusterer):
         generator = torch.Generator().manual_seed(seed)
         optimiser = self.optimiser(list(model.named_parameters()))
 
-        def forward(inputs: torch.Tensor, extras: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-            if not extras:
-                return model(inputs), None
-            logits, more = model.forward_with_extras(inputs)
-            return logits, more["aux"]
-
         x = self.image_tensor(image)
         history: list[int] = []
         for iteration in range(1, self.config.max_iter + 1):
             theta = random_affine(generator, self.config).to(self.device)
-            loss, labels = self.objective(forward, x, theta)
+            loss, labels = self.objective(lambda inputs, extras: run_network(model, inputs, extras), x, theta)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -157,6 +151,14 @@ class S3Clusterer(Clusterer):
         from medsegkit.lesion.s3_batched import segment_batched
 
         return segment_batched(self, images, seeds)
+
+
+def run_network(model: torch.nn.Module, inputs: torch.Tensor, extras: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The logits, and the auxiliary head's scores when ``extras`` (the auxiliary loss needs them)."""
+    if not extras:
+        return model(inputs), None
+    logits, more = model.forward_with_extras(inputs)
+    return logits, more["aux"]
 
 
 def count_labels(labels: torch.Tensor) -> int:
@@ -179,4 +181,4 @@ class S3STNClusterer(S3Clusterer):
     Config: ClassVar[type] = S3STNConfig
 
 
-__all__ = ["S3Clusterer", "S3STNClusterer", "count_labels", "random_affine", "relabel"]
+__all__ = ["S3Clusterer", "S3STNClusterer", "count_labels", "random_affine", "relabel", "run_network"]

@@ -21,7 +21,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from medsegkit.lesion.clusterer import ClusterResult
-from medsegkit.lesion.s3 import S3Clusterer, count_labels, random_affine, relabel
+from medsegkit.lesion.s3 import S3Clusterer, count_labels, random_affine, relabel, run_network
 
 Tensors = dict[str, torch.Tensor]
 
@@ -34,10 +34,7 @@ class _WithExtras(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor, extras: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if not extras:
-            return self.model(x), None
-        logits, more = self.model.forward_with_extras(x)
-        return logits, more["aux"]
+        return run_network(self.model, x, extras)
 
 
 def segment_batched(clusterer: S3Clusterer, images: list[np.ndarray], seeds: list[int]) -> list[ClusterResult]:
