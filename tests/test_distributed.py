@@ -198,6 +198,16 @@ def test_cluster_under_torchrun_covers_every_image_once_and_merges(tmp_path):
             read_labels(tmp_path / "one" / "masks" / f"{case}.png"),
         )
 
+    # each rank batches its own share (3 and 2 images, in batches of 2): the masks of one at a time
+    medsegkit(*common, "--batch", "2", "--out", "batched", procs=2, cwd=tmp_path)
+    batched = json.loads((tmp_path / "batched" / "manifest.json").read_text())
+    assert batched["finished"] == 5 and sorted(c.get("batch", 1) for c in batched["cases"]) == [1, 2, 2, 2, 2]
+    for case in cases:
+        same = read_labels(tmp_path / "batched" / "masks" / f"{case}.png") == read_labels(
+            tmp_path / "one" / "masks" / f"{case}.png"
+        )
+        assert same.mean() > 0.99
+
     # a rank killed part-way: its images are missing; the rerun does only those
     (tmp_path / "two" / "cases" / f"{cases[1]}.json").unlink()
     finished = {c: (tmp_path / "two" / "cases" / f"{c}.json").stat().st_mtime_ns for c in cases if c != cases[1]}
