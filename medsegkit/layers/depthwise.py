@@ -20,19 +20,23 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _padding(weight: torch.Tensor, dilation: int) -> int:
+    """The "same" padding of a ``(C, 1, k, k)`` kernel at ``dilation``."""
+    return dilation * (weight.shape[-1] - 1) // 2
+
+
 class _DepthwiseConv2d(torch.autograd.Function):
     generate_vmap_rule = True  # forward and backward are plain torch ops, so torch.func.vmap can batch them
 
     @staticmethod
     def forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int) -> torch.Tensor:
-        padding = dilation * (weight.shape[-1] - 1) // 2
-        return F.conv2d(x, weight, bias, padding=padding, dilation=dilation, groups=x.shape[1])
+        return F.conv2d(x, weight, bias, padding=_padding(weight, dilation), dilation=dilation, groups=x.shape[1])
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
         x, weight, bias, dilation = inputs
         ctx.save_for_backward(x, weight)
-        ctx.dilation, ctx.padding, ctx.has_bias = dilation, dilation * (weight.shape[-1] - 1) // 2, bias is not None
+        ctx.dilation, ctx.padding, ctx.has_bias = dilation, _padding(weight, dilation), bias is not None
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -70,8 +74,7 @@ def depthwise_conv2d(
     if weight.shape[-1] % 2 != 1 or weight.shape[-1] != weight.shape[-2] or weight.shape[1] != 1:
         raise ValueError(f"depthwise_conv2d needs a (C, 1, k, k) weight with odd k, got {tuple(weight.shape)}")
     if x.device.type != "cpu":  # the rewrite is for CPU kernels; cuDNN's own backward is fine
-        padding = dilation * (weight.shape[-1] - 1) // 2
-        return F.conv2d(x, weight, bias, padding=padding, dilation=dilation, groups=x.shape[1])
+        return F.conv2d(x, weight, bias, padding=_padding(weight, dilation), dilation=dilation, groups=x.shape[1])
     return _DepthwiseConv2d.apply(x, weight, bias, dilation)
 
 
