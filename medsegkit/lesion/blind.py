@@ -28,11 +28,14 @@ class BlindMask:
     selected: np.ndarray
     mask: np.ndarray
     source: str
+    paler: bool
     scores: dict[str, float]
 
 
-def _select_and_refine(work: np.ndarray, clusters: np.ndarray, fov: np.ndarray, refine: ColourRefineConfig | None):
-    selected = select_foreground(work, clusters, fov=fov)
+def _select_and_refine(
+    work: np.ndarray, clusters: np.ndarray, fov: np.ndarray, refine: ColourRefineConfig | None, paler: bool
+):
+    selected = select_foreground(work, clusters, fov=fov, paler=paler)
     return selected, (refine_mask(work, selected, refine, fov=fov) if refine is not None else selected)
 
 
@@ -43,18 +46,22 @@ def blind_mask(
 
     The clusterer's map and a second opinion (k-means with three colour clusters on the same image, seeded
     by ``seed``) each give a mask: the selected union of clusters inside the field of view, colour-refined
-    unless ``refine`` is None. With ``combine`` the mask with the clearer edge (higher
-    :func:`boundary_contrast`) is the result, else the clusterer's. The other mask is the confidence's
-    second opinion.
+    unless ``refine`` is None. Lesions are sought among the darker clusters; only when neither map has a
+    lesion-like union of them, among the paler ones (``BlindMask.paler``). With ``combine`` the mask with
+    the clearer edge (higher :func:`boundary_contrast`) is the result, else the clusterer's. The other mask
+    is the confidence's second opinion.
     """
     fov = field_of_view(work)
-    selected, mask = _select_and_refine(work, result.clusters, fov, refine)
     second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
-    second_selected, second_mask = _select_and_refine(work, second, fov, refine)
+    for paler in (False, True):  # a lesion paler than its skin only when neither clustering has a darker one
+        selected, mask = _select_and_refine(work, result.clusters, fov, refine, paler)
+        second_selected, second_mask = _select_and_refine(work, second, fov, refine, paler)
+        if selected.any() or second_selected.any():
+            break
     source = "clusterer"
     edge, second_edge = boundary_contrast(work, mask, fov), boundary_contrast(work, second_mask, fov)
     if combine and second_edge > edge:
         source, edge = "second-opinion", second_edge
         selected, mask, second_mask = second_selected, second_mask, mask
     scores = confidence(work, mask, selected, second_mask, fov, contrast=edge)
-    return BlindMask(result, fov, selected, mask, source, scores)
+    return BlindMask(result, fov, selected, mask, source, paler, scores)

@@ -208,6 +208,7 @@ def _cluster_one(
         "label_history": found.clusters.label_history,
         "fov_fraction": round(float(found.fov.mean()), 6),
         "mask_source": found.source,
+        "paler": found.paler,
         "selected_fraction": round(float(found.selected.mean()), 6),
         "mask_fraction": round(float(found.mask.mean()), 6),
         **{k: round(v, 6) for k, v in found.scores.items()},

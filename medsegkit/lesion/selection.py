@@ -2,11 +2,15 @@
 
 Dermoscopic lesions are darker than the surrounding skin, compact, roughly central, and rarely
 fill the image border (dark vignetting corners do). For each union of the k darkest clusters
-the selector cleans the mask (drops dark components that hug the border away from the centre,
-keeps the largest component, fills holes) and scores it; the best-scoring mask wins.
+the selector cleans the mask (drops dark components that touch the border away from the centre or
+around it, keeps the largest component, fills holes) and scores it; the best-scoring mask wins.
+``paler`` turns the order round, for a lesion paler than its skin (the one-image pipeline tries it when
+neither clustering gives a darker one: :func:`medsegkit.lesion.blind.blind_mask`).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from scipy import ndimage
@@ -25,9 +29,36 @@ def _band(fov: np.ndarray) -> np.ndarray:
     return border_band(fov, max(1, round(0.02 * min(fov.shape))))
 
 
+SECTORS = 72  # directions seen from the image centre, 5 degrees each
+
+
+@functools.lru_cache(maxsize=8)
+def _sectors(h: int, w: int) -> np.ndarray:
+    """The direction of every pixel from the centre of an ``(h, w)`` image, as a sector ``0..SECTORS-1``."""
+    rows, cols = np.mgrid[0:h, 0:w]
+    angle = np.arctan2(rows - (h - 1) / 2, cols - (w - 1) / 2)
+    return ((angle + np.pi) / (2 * np.pi) * SECTORS).astype(np.int64).ravel() % SECTORS
+
+
+def surrounds_centre(labels: np.ndarray, n: int) -> np.ndarray:
+    """Per component ``1..n`` of ``labels`` ``(H, W)``: does it lie around the image centre, seen from there in
+    more than half of all directions, without covering or enclosing the centre? A convex region that misses a point
+    spans less than half of the directions from it, so a lesion beside the centre does not; the dark ring of
+    a round dermoscope's vignette does. Shape: ``(n,)`` bool."""
+    h, w = labels.shape
+    hit = np.bincount(labels.ravel().astype(np.int64) * SECTORS + _sectors(h, w), minlength=(n + 1) * SECTORS)
+    spans = (hit.reshape(n + 1, SECTORS)[1:] > 0).mean(axis=1)
+    centre = (slice((h - 1) // 2, h // 2 + 1), slice((w - 1) // 2, w // 2 + 1))
+    around = (spans > 0.5) & ~np.isin(np.arange(1, n + 1), labels[centre])
+    for i in np.flatnonzero(around):  # a centre in a hole of the component is covered too (a lesion's pale middle)
+        around[i] = not ndimage.binary_fill_holes(labels == i + 1)[centre].any()
+    return around
+
+
 def clean(mask: np.ndarray, config: SelectionConfig = SelectionConfig(), fov: np.ndarray | None = None) -> np.ndarray:
-    """Drop components that hug the field of view's edge away from the centre, keep the largest remaining
-    one, fill its holes. ``fov`` ``(H, W)`` bool: the dermoscope's field of view (default: the whole image).
+    """Drop components that touch the field of view's edge away from the centre (a vignette's dark corner) or
+    around it (:func:`surrounds_centre`: a vignette's dim ring), keep the largest remaining one, fill its holes.
+    ``fov`` ``(H, W)`` bool: the dermoscope's field of view (default: the whole image).
 
     Empty when every component is a border-hugging off-centre one (vignetting, not a lesion).
     """
@@ -41,7 +72,8 @@ def clean(mask: np.ndarray, config: SelectionConfig = SelectionConfig(), fov: np
     on_border = ndimage.sum_labels(band, labels, ids) / max(band.sum(), 1)
     centres = np.array(ndimage.center_of_mass(mask, labels, ids)).reshape(-1, 2)
     offcentre = np.hypot((centres[:, 0] - h / 2) / (h / 2), (centres[:, 1] - w / 2) / (w / 2))
-    keep = ~((on_border > config.corner_border_share) & (offcentre > 0.6))
+    touches = on_border > config.corner_border_share
+    keep = ~(touches & ((offcentre > 0.6) | surrounds_centre(labels, n)))
     if not keep.any():
         return np.zeros(mask.shape, bool)
     best = ids[keep][np.argmax(sizes[keep])]
@@ -69,17 +101,23 @@ def score(
 
 
 def select_foreground(
-    image: np.ndarray, clusters: np.ndarray, config: SelectionConfig = SelectionConfig(), fov: np.ndarray | None = None
+    image: np.ndarray,
+    clusters: np.ndarray,
+    config: SelectionConfig = SelectionConfig(),
+    fov: np.ndarray | None = None,
+    paler: bool = False,
 ) -> np.ndarray:
     """The lesion mask ``(H, W)`` bool chosen from a cluster map ``(H, W)`` of an ``(H, W, 3)`` uint8 image,
-    inside the field of view ``fov`` ``(H, W)`` bool (default: the whole image)."""
+    inside the field of view ``fov`` ``(H, W)`` bool (default: the whole image); empty when no candidate is
+    lesion-like. Candidates are unions of the darkest clusters, or with ``paler`` of the lightest ones (a
+    lesion paler than its skin), scored with the contrast's sign turned."""
     fov = np.ones(clusters.shape, bool) if fov is None else fov
-    grey = image.astype(np.float64).mean(axis=2)
+    grey = image.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
     values = np.unique(clusters[fov])
     if values.size < 2:
         return np.zeros(clusters.shape, bool)
-    brightness = np.array([grey[(clusters == v) & fov].mean() for v in values])
-    order = values[np.argsort(brightness)]
+    darkness = np.array([grey[(clusters == v) & fov].mean() for v in values])
+    order = values[np.argsort(darkness)]
     best, best_score = np.zeros(clusters.shape, bool), float("-inf")
     for k in range(1, values.size):
         candidate = clean(np.isin(clusters, order[:k]) & fov, config, fov)

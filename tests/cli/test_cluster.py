@@ -183,7 +183,8 @@ def test_review_lists_images_from_least_to_most_confident(runner, derm, tmp_path
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     records = {c["case"]: c for c in manifest["cases"]}
     assert all(
-        0 <= c["confidence"] <= 1 and c["mask_source"] in ("clusterer", "second-opinion") for c in records.values()
+        0 <= c["confidence"] <= 1 and c["mask_source"] in ("clusterer", "second-opinion") and c["paler"] is False
+        for c in records.values()  # the synthetic lesions are darker than their skin
     )
     lines = (tmp_path / "r" / "review.csv").read_text().splitlines()
     assert lines[0] == "case,confidence,agreement,stability,contrast,mask_source,mask_fraction,overlay"

@@ -13,7 +13,7 @@ from medsegkit.lesion.confidence import boundary_contrast, confidence
 from medsegkit.lesion.config import KMeansConfig
 from medsegkit.lesion.fov import field_of_view
 from medsegkit.lesion.kmeans import KMeansClusterer
-from medsegkit.lesion.selection import select_foreground
+from medsegkit.lesion.selection import select_foreground, surrounds_centre
 
 SIZE = 96
 
@@ -59,6 +59,59 @@ def test_the_vignette_ring_is_never_the_lesion():
     assert metrics.dice(select_foreground(image, clusters, fov=field_of_view(image)), lesion) > 0.97
     found = blind_mask(image, KMeansClusterer().segment(image, 0), seed=0, refine=None)
     assert metrics.dice(found.mask, lesion) > 0.9 and found.fov.mean() < 0.9
+
+
+def soft_vignette(image: np.ndarray, lesion: np.ndarray, darkest: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Dim ``image`` towards its corners, down to ``darkest`` of its brightness: a vignette too light for the field
+    of view's detection; returns the dimmed image and a cluster map (1 lesion, 2 the dim ring, 0 the rest). The
+    ring is open at the top, as where a real one is lighter, so that filling its holes does not take the image."""
+    rows, cols = np.mgrid[0:SIZE, 0:SIZE]
+    radius = np.hypot(rows - SIZE / 2, cols - SIZE / 2) / (SIZE / 2)  # 1 at the middle of each side
+    gain = np.clip(1 - (1 - darkest) * (radius - 0.75) / (np.sqrt(2) - 0.75), darkest, 1)
+    dimmed = (image * gain[..., None]).astype(np.uint8)
+    ring = (radius > 0.9) & ~((rows < SIZE // 4) & (abs(cols - SIZE / 2) < SIZE / 8))
+    clusters = np.where(lesion, 1, np.where(ring, 2, 0))
+    return dimmed, clusters
+
+
+def test_a_soft_vignette_ring_is_never_the_lesion():
+    image, lesion = scene(lesion_colour=(175, 120, 100))  # lighter than the ring's darkest part
+    image, clusters = soft_vignette(image, lesion)
+    assert field_of_view(image).all()  # too light to be cut away: the selection must know a ring from a lesion
+    assert metrics.dice(select_foreground(image, clusters), lesion) > 0.97
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [("open-ring", True), ("beside", False), ("covering", False), ("pale-middle", False), ("corner", False)],
+)
+def test_surrounds_centre(shape, expected):
+    rows, cols = np.mgrid[0:SIZE, 0:SIZE]
+    radius = np.hypot(rows - SIZE / 2, cols - SIZE / 2)
+    region = {
+        "open-ring": (radius > 40) & (cols > 8),  # along the frame, open on the left
+        "pale-middle": (radius > 6) & (radius < 30),  # a lesion whose middle is lighter: it encloses the centre
+        "beside": np.hypot(rows - 48, cols - 75) < 24,  # convex, near the centre but missing it
+        "covering": radius < 30,
+        "corner": np.hypot(rows, cols) < 30,
+    }[shape]
+    assert surrounds_centre(region.astype(int), 1).tolist() == [expected]
+
+
+def test_a_lesion_lighter_than_its_skin_is_found():
+    image, lesion = scene(lesion_colour=(245, 215, 205))  # a pale scar-like lesion on darker skin
+    clusters = lesion.astype(int)
+    assert not select_foreground(image, clusters).any()  # the darker cluster is the skin around it: no lesion
+    assert metrics.dice(select_foreground(image, clusters, paler=True), lesion) > 0.97
+    image, _ = soft_vignette(image, lesion, darkest=0.6)  # the skin dims towards the frame, as in HAM10000
+    found = blind_mask(image, KMeansClusterer().segment(image, 0), seed=0, refine=None)
+    assert found.paler and metrics.dice(found.mask, lesion) > 0.9
+
+
+def test_a_darker_lesion_in_either_clustering_wins_over_a_paler_one():
+    image, lesion = scene()
+    found = blind_mask(image, KMeansClusterer().segment(image, 0), seed=0, refine=None)
+    assert not found.paler and metrics.dice(found.mask, lesion) > 0.9
 
 
 def test_a_lesion_touching_the_border_is_found():
