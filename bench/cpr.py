@@ -2,12 +2,14 @@
 
     python bench/cpr.py --from SOURCE_DATASET --to TARGET_DATASET [--size 256] [--source-epochs 30]
                         [--epochs 10] [--passes 10] [--methods dpl,cpr,cpr-cbam] [--out DIR]
-                        [--encoder efficientnet-lite0] [--encoder-weights imagenet] [--device auto]
+                        [--encoder efficientnet-lite0] [--encoder-weights imagenet] [--device auto] [--seed 0]
 
 Both datasets are prepared fundus datasets (paths). Trains the source model with the library function
 behind ``pretrain-source`` (or reuses ``<out>/source/best.pt``), then for each method runs the function
 behind ``adapt`` (refine, adapt, score), and prints one table: disc and cup Dice, ASSD (pixels at the
 target's resolution) and vCDR error for source-only and every method, with seconds per stage.
+``--seed`` seeds refinement and adaptation (and the source model when it is trained): with the same
+``<out>/source/best.pt`` copied into several output folders, the seeds measure adaptation's own spread.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--encoder", default=SourceConfig.encoder, help="e.g. efficientnet-lite0")
     parser.add_argument("--encoder-weights", default=None, help="none, imagenet or a state-dict file")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every stage run here")
     args = parser.parse_args()
 
     stages: dict[str, float] = {}
@@ -42,7 +45,11 @@ def main() -> None:
     checkpoint = args.out / "source" / "best.pt"
     if not checkpoint.is_file():
         cfg = SourceConfig(
-            size=args.size, epochs=args.source_epochs, encoder=args.encoder, encoder_weights=args.encoder_weights
+            size=args.size,
+            epochs=args.source_epochs,
+            encoder=args.encoder,
+            encoder_weights=args.encoder_weights,
+            seed=args.seed,
         )
         pretrain(str(args.source), cfg, Job(checkpoint.parent, device=args.device), resume=True)
     stages["pretrain-source"] = time.perf_counter() - start
@@ -50,8 +57,8 @@ def main() -> None:
     for method in args.methods.split(","):
         t = time.perf_counter()
         cfg, refine_cfg = (
-            AdaptConfig(method=method, epochs=args.epochs),
-            RefineConfig(method=method, passes=args.passes),
+            AdaptConfig(method=method, epochs=args.epochs, seed=args.seed),
+            RefineConfig(method=method, passes=args.passes, seed=args.seed),
         )
         job = Job(args.out / method, device=args.device)
         _, summary = adapt_target(checkpoint, str(args.source), str(args.target), cfg, refine_cfg, job, resume=True)
