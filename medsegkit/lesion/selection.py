@@ -60,7 +60,7 @@ def clean(mask: np.ndarray, config: SelectionConfig = SelectionConfig(), fov: np
     around it (:func:`surrounds_centre`: a vignette's dim ring), keep the largest remaining one, fill its holes.
     ``fov`` ``(H, W)`` bool: the dermoscope's field of view (default: the whole image).
 
-    Empty when every component is a border-hugging off-centre one (vignetting, not a lesion).
+    Empty when every component is such a corner or ring (vignetting, not a lesion).
     """
     labels, n = ndimage.label(mask)
     if n == 0:
@@ -116,8 +116,8 @@ def select_foreground(
     values = np.unique(clusters[fov])
     if values.size < 2:
         return np.zeros(clusters.shape, bool)
-    darkness = np.array([grey[(clusters == v) & fov].mean() for v in values])
-    order = values[np.argsort(darkness)]
+    brightness = np.array([grey[(clusters == v) & fov].mean() for v in values])  # negated with ``paler``
+    order = values[np.argsort(brightness)]
     best, best_score = np.zeros(clusters.shape, bool), float("-inf")
     for k in range(1, values.size):
         candidate = clean(np.isin(clusters, order[:k]) & fov, config, fov)
