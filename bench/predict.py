@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from medsegkit.allocator import keep_freed_memory
 from medsegkit.data.images import collect_images
 from medsegkit.inference import load_predictor, predict_folder
 
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
+    keep_freed_memory()  # as the verb's session does
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-predict-"))
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()

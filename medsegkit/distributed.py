@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
+from medsegkit.allocator import keep_freed_memory
 from medsegkit.errors import UsageError
 
 TIMEOUT_ENV = "MEDSEGKIT_DIST_TIMEOUT_MIN"
@@ -145,9 +146,11 @@ def shutdown() -> None:
 
 @contextmanager
 def session(device: str = "auto", threads: int | None = None) -> Iterator[Context]:
-    """``with session(device) as ctx:``: set this process's threads (:func:`set_threads`), join the
-    ``torchrun`` group if there is one, leave it afterwards."""
+    """``with session(device) as ctx:``: set this process's threads (:func:`set_threads`) and allocator
+    (:func:`~medsegkit.allocator.keep_freed_memory`), join the ``torchrun`` group if there is one, leave it
+    afterwards."""
     set_threads(threads)
+    keep_freed_memory()
     ctx = init(device)
     try:
         yield ctx
