@@ -95,6 +95,14 @@ def set_threads(threads: int | None = None) -> int:
     return max(1, threads)
 
 
+def set_up_process(threads: int | None = None) -> int:
+    """What every torch verb does first: its threads (:func:`set_threads`, returned) and its allocator
+    (:func:`~medsegkit.allocator.keep_freed_memory`)."""
+    used = set_threads(threads)
+    keep_freed_memory()
+    return used
+
+
 def launched() -> bool:
     """True in a process started by ``torchrun`` with more than one process."""
     try:
@@ -146,11 +154,9 @@ def shutdown() -> None:
 
 @contextmanager
 def session(device: str = "auto", threads: int | None = None) -> Iterator[Context]:
-    """``with session(device) as ctx:``: set this process's threads (:func:`set_threads`) and allocator
-    (:func:`~medsegkit.allocator.keep_freed_memory`), join the ``torchrun`` group if there is one, leave it
-    afterwards."""
-    set_threads(threads)
-    keep_freed_memory()
+    """``with session(device) as ctx:``: set up this process (:func:`set_up_process`), join the ``torchrun``
+    group if there is one, leave it afterwards."""
+    set_up_process(threads)
     ctx = init(device)
     try:
         yield ctx

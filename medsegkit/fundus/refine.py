@@ -34,11 +34,10 @@ import torch.nn.functional as F
 
 from medsegkit import __version__, registry
 from medsegkit import config as config_module
-from medsegkit.allocator import keep_freed_memory
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from medsegkit.data.dataset import Dataset, resolve_dataset
 from medsegkit.data.imageio import png_bytes
-from medsegkit.distributed import resolve_device, set_threads
+from medsegkit.distributed import resolve_device, set_up_process
 from medsegkit.errors import DataError, UsageError
 from medsegkit.fundus.config import RefineConfig
 from medsegkit.fundus.cpr import (
@@ -86,8 +85,7 @@ def refine_target(source: Path, target: str, cfg: RefineConfig, job: Job) -> tup
     check_components(cfg)
     ds = Dataset.open(resolve_dataset(target, job.data_root))
     destination = job.destination(Path("runs") / f"refine-{cfg.method}-{ds.name}")
-    set_threads(job.threads)
-    keep_freed_memory()
+    set_up_process(job.threads)
     return destination, refine(source, ds, destination, cfg, resolve_device(job.device), job.progress)
 
 
