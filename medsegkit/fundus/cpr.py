@@ -16,33 +16,6 @@ import torch.nn.functional as F
 from torch import nn
 
 
-@torch.no_grad()
-def mc_dropout(
-    model: nn.Module, x: torch.Tensor, passes: int, temperature: float = 1.0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Monte-Carlo dropout: ``passes`` stochastic forward passes with dropout on and BatchNorm frozen.
-
-    Returns the mean sigmoid probability over passes and the standard deviation over passes of
-    ``sigmoid(logits / temperature)``, both ``(B, S, H, W)``. DPL's reference code measures the
-    uncertainty at temperature 2, which softens the probabilities and shrinks their spread, so
-    fewer boundary pixels count as unreliable; temperature 1 is the plain standard deviation.
-    """
-    if passes < 1:
-        raise ValueError(f"MC dropout needs at least 1 pass, got {passes}")
-    if temperature <= 0:
-        raise ValueError(f"MC dropout temperature must be positive, got {temperature}")
-    was_training = model.training
-    model.eval()
-    for module in model.modules():
-        if isinstance(module, nn.modules.dropout._DropoutNd):
-            module.train()
-    try:
-        logits = torch.stack([model(x) for _ in range(passes)])
-    finally:
-        model.train(was_training)
-    return torch.sigmoid(logits).mean(dim=0), torch.sigmoid(logits / temperature).std(dim=0, unbiased=False)
-
-
 def offsets(radius: int) -> list[tuple[int, int]]:
     return [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)]
 

@@ -14,10 +14,10 @@ import torch
 
 from medsegkit import metrics
 from medsegkit.data.images import display_copy
-from medsegkit.fundus.cpr import mc_dropout
 from medsegkit.fundus.source import labels_of
 from medsegkit.imaging import overlay, resize_nearest, resize_square, to_tensor
 from medsegkit.inference import finite
+from medsegkit.uncertainty import mc_dropout
 
 FIELDS = ("case", "height", "width", "disc_area", "cup_area", "vcdr", "uncertainty_disc", "uncertainty_cup")
 

@@ -44,7 +44,6 @@ from medsegkit.fundus.cpr import (
     SimilarityHead,
     calibrate,
     local_similarity,
-    mc_dropout,
     pixel_denoise,
     propagate,
     prototype_agreement,
@@ -55,6 +54,7 @@ from medsegkit.fundus.cpr import (
 from medsegkit.fundus.source import load_source_model
 from medsegkit.imaging import overlay, resize_nearest, resize_square, to_tensor
 from medsegkit.job import Job
+from medsegkit.uncertainty import mc_dropout
 
 
 class _Features:

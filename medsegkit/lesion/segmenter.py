@@ -33,6 +33,7 @@ from medsegkit.lesion.config import SelfTrainConfig
 from medsegkit.lesion.fov import field_of_view
 from medsegkit.models import create_model, pretrained
 from medsegkit.morphology import dilate
+from medsegkit.uncertainty import mc_dropout
 
 TASK = "lesion"
 
@@ -159,8 +160,6 @@ class LesionPredictor:
         probs = probabilities(self.model, images, self.cfg.size, self.cfg.tta, self.device)
         std = None
         if self.passes:
-            from medsegkit.fundus.cpr import mc_dropout
-
             x = torch.stack([to_tensor(resize_square(image, self.cfg.size)) for image in images]).to(self.device)
             with torch.no_grad():
                 std = mc_dropout(self.model, x, self.passes)[1][:, 0].cpu().numpy()
