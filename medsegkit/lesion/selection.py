@@ -73,7 +73,8 @@ def clean(mask: np.ndarray, config: SelectionConfig = SelectionConfig(), fov: np
     centres = np.array(ndimage.center_of_mass(mask, labels, ids)).reshape(-1, 2)
     offcentre = np.hypot((centres[:, 0] - h / 2) / (h / 2), (centres[:, 1] - w / 2) / (w / 2))
     touches = on_border > config.corner_border_share
-    keep = ~(touches & ((offcentre > 0.6) | surrounds_centre(labels, n)))
+    ring = surrounds_centre(labels, n) if touches.any() else np.zeros(n, bool)  # only edge-touching ones can be
+    keep = ~(touches & ((offcentre > 0.6) | ring))
     if not keep.any():
         return np.zeros(mask.shape, bool)
     best = ids[keep][np.argmax(sizes[keep])]
