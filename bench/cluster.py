@@ -1,7 +1,7 @@
 """Speed and quality of the clustering methods on a prepared lesion dataset.
 
     python bench/cluster.py DATASET [--methods s3,kmeans] [--size 256] [--limit N] [--out DIR] [--set key=value]
-                            [--no-refine-mask] [--no-combine] [--batch B]
+                            [--no-refine-mask] [--refine key=value] [--no-combine] [--batch B]
 
 Per method: median seconds per image (clustering, selection, refinement) and wall seconds (reading and
 writing included), iterations, the blind masks' Dice mean and median, the shares of images below 0.5
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medsegkit import config as config_module
 from medsegkit.config import parse_pairs
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.images import collect_images
@@ -32,7 +33,7 @@ from medsegkit.data.predictions import PredictionFolder
 from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame
 from medsegkit.imaging import resize_nearest
 from medsegkit.lesion.clusterer import make_clusterer
-from medsegkit.lesion.config import ClusterRunConfig
+from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig
 from medsegkit.lesion.runner import run_cluster
 
 
@@ -68,6 +69,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--set", action="append", default=[], help="method option key=value (all methods)")
     parser.add_argument("--no-refine-mask", action="store_true", help="blind masks without the colour-model refinement")
+    parser.add_argument(
+        "--refine", action="append", default=[], help="colour refinement option key=value (e.g. skin_quantile=0.95)"
+    )
     parser.add_argument("--no-combine", action="store_true", help="the clusterer's mask, never the second opinion's")
     parser.add_argument("--batch", type=int, default=1, help="images per clustering step, as `cluster --batch`")
     args = parser.parse_args()
@@ -89,10 +93,11 @@ def main() -> None:
         size=args.size, seed=0, refine_mask=not args.no_refine_mask, combine=not args.no_combine, batch=args.batch
     )
     options = parse_pairs(args.set)
+    refine = config_module.load(ColourRefineConfig, None, parse_pairs(args.refine), "colour refinement")
     for name in args.methods.split(","):
         method = make_clusterer(name, None, options if name != "kmeans" else {})
         out = root / name
-        manifest = run_cluster(source, out, name, method, run)
+        manifest = run_cluster(source, out, name, method, run, refine_config=refine)
         rows.append(summarise_run(name, out, ds, manifest))
         print(format_row(rows[-1]), flush=True)
     print()

@@ -8,6 +8,14 @@ dilated by the same margin, gives every pixel to the more likely model (equal pr
 the result as the selector does (border-hugging off-centre components dropped, largest component
 kept, holes filled, small spurs opened away). It is GrabCut's colour-model step without the graph
 cut, run once.
+
+Equal priors put the boundary where the lesion's core colour and the skin's are equally likely,
+inside the lighter periphery that annotators include: they trace where the *skin* ends. So the
+result is then extended to where the skin model stops explaining the colours (the outline of
+:func:`atypical_of_skin`): pixels whose squared Mahalanobis distance to the skin Gaussian exceeds
+the chi-square quantile ``skin_quantile`` (3 degrees of freedom), in components that touch the
+mask, join it. A quantile is a statement about the skin model, not a tuned size, and the dev
+collections' Dice moves by less than 0.01 between 0.95 and 0.999 (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, stats
 
 from medsegkit.lesion.config import ColourRefineConfig, SelectionConfig
 from medsegkit.lesion.selection import clean
@@ -39,6 +47,35 @@ def gaussian_log_likelihood(samples: np.ndarray, ridge: float = 1e-4) -> Callabl
     return log_likelihood
 
 
+def atypical_of_skin(
+    colours: np.ndarray, skin: np.ndarray, quantile: float, ridge: float, steps: int = 3
+) -> np.ndarray:
+    """``(H, W)`` bool: the pixels of ``colours`` ``(H, W, C)`` that a Gaussian fitted to the ``skin`` pixels
+    ``(H, W)`` bool does not explain, ``d²(x) = (x − μ)ᵀ (Σ + ridge·I)⁻¹ (x − μ) > χ²_C(quantile)``. For
+    Gaussian skin a share ``1 − quantile`` of the skin pixels would be.
+
+    The skin sample holds hairs, other moles and the lesion's own halo, which would widen Σ until the halo
+    looks like skin, so the fit is trimmed: ``steps`` times, μ and Σ are refitted to the samples within the
+    cut, and Σ is scaled by ``quantile / P(χ²_{C+2} ≤ χ²_C(quantile))``, the factor that makes a trimmed
+    Gaussian's covariance consistent (Croux and Haesbroeck 1999).
+    """
+    channels = colours.shape[2]
+    cut = stats.chi2.ppf(quantile, channels)
+    consistency = quantile / stats.chi2.cdf(cut, channels + 2)
+    pixels = colours.reshape(-1, channels)
+    samples = colours[skin]
+    for step in range(steps + 1):
+        mean = samples.mean(axis=0)
+        cov = np.cov(samples, rowvar=False).reshape(channels, channels) * (consistency if step else 1.0)
+        inverse = np.linalg.inv(cov + ridge * np.eye(channels))
+        within = np.einsum("ij,jk,ik->i", samples - mean, inverse, samples - mean) <= cut
+        if step == steps or within.sum() <= channels or within.all():
+            break
+        samples = samples[within]
+    d = pixels - mean
+    return (np.einsum("ij,jk,ik->i", d, inverse, d) > cut).reshape(skin.shape)
+
+
 def refine_mask(
     image: np.ndarray,
     mask: np.ndarray,
@@ -48,6 +85,8 @@ def refine_mask(
 ) -> np.ndarray:
     """The refined lesion mask ``(H, W)`` bool of an ``(H, W, 3)`` uint8 ``image`` and its blind ``mask`` ``(H, W)``.
 
+    Two steps (module docstring): the two colour models' decision, then the growth over the pixels the
+    skin does not explain that touch it (off with ``config.skin_quantile`` 1).
     Returns ``mask`` unchanged when it is empty, when its core or surroundings have fewer than
     ``min_pixels`` pixels, or when nothing lesion-like survives the cleaning.
     """
@@ -68,11 +107,26 @@ def refine_mask(
     pixels = colours.reshape(-1, colours.shape[2])
     lesion = gaussian_log_likelihood(colours[core], config.ridge)
     skin = gaussian_log_likelihood(colours[outside], config.ridge)
-    candidate = clean((lesion(pixels) > skin(pixels)).reshape(mask.shape) & fov, blind, fov)
-    opening = round(config.opening * side)
-    if opening:
-        candidate = clean(ndimage.binary_opening(candidate, iterations=opening), blind, fov)
-    return candidate if candidate.any() else mask
+    candidate = _opened(
+        clean((lesion(pixels) > skin(pixels)).reshape(mask.shape) & fov, blind, fov), config, blind, fov
+    )
+    if not candidate.any():
+        return mask
+    outside = ~dilate(candidate, margin) & fov  # the skin as the first step left it
+    if config.skin_quantile < 1 and outside.sum() >= config.min_pixels:
+        labels, _ = ndimage.label(
+            atypical_of_skin(colours, outside, config.skin_quantile, config.ridge) & fov | candidate
+        )
+        touching = np.unique(labels[candidate])
+        grown = _opened(clean(np.isin(labels, touching[touching > 0]), blind, fov), config, blind, fov)
+        candidate = grown if grown.any() else candidate
+    return candidate
 
 
-__all__ = ["gaussian_log_likelihood", "refine_mask"]
+def _opened(mask: np.ndarray, config: ColourRefineConfig, blind: SelectionConfig, fov: np.ndarray) -> np.ndarray:
+    """``mask`` with spurs thinner than ``config.opening`` opened away, cleaned again."""
+    opening = round(config.opening * min(mask.shape))
+    return clean(ndimage.binary_opening(mask, iterations=opening), blind, fov) if opening and mask.any() else mask
+
+
+__all__ = ["atypical_of_skin", "gaussian_log_likelihood", "refine_mask"]

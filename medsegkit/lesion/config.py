@@ -131,15 +131,20 @@ class FieldOfViewConfig:
 
 @dataclass(frozen=True)
 class ColourRefineConfig:
-    """Sizes are fractions of the image's shorter side (at 256 px: margin 4, smoothing σ 2, opening 2 pixels)."""
+    """Sizes are fractions of the image's shorter side (at 256 px: margin 4, smoothing σ 2, opening 2 pixels);
+    ``skin_quantile``: the mask grows over what the skin's colour model puts beyond this chi-square quantile
+    (1 turns the growth off)."""
 
     margin: float = 1 / 64
     smoothing: float = 1 / 128
     opening: float = 1 / 128
     min_pixels: int = 20
     ridge: float = 1e-4
+    skin_quantile: float = 0.99
 
     def __post_init__(self) -> None:
+        if not 0.5 <= self.skin_quantile <= 1:
+            raise ValueError(f"colour refinement skin_quantile must be in [0.5, 1], got {self.skin_quantile}")
         for name in ("margin", "smoothing", "opening"):
             value = getattr(self, name)
             if not 0 <= value < 0.5:

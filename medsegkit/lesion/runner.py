@@ -95,10 +95,12 @@ def run_cluster(
     progress: Progress | None = None,
     ctx: Context | None = None,
     fail_fast: bool = False,
+    refine_config: ColourRefineConfig = ColourRefineConfig(),
 ) -> dict[str, Any]:
     """Cluster every image of ``target`` (this shard's share) not yet finished in ``out``.
 
-    The blind mask is refined by colour models (:func:`refine_mask`) unless ``run.refine_mask`` is off.
+    The blind mask is refined by colour models (:func:`refine_mask`, ``refine_config``) unless
+    ``run.refine_mask`` is off.
     An image that cannot be read is recorded in ``failed/`` and skipped (``fail_fast``: the error stops
     the run); a rerun tries it again.
 
@@ -107,7 +109,7 @@ def run_cluster(
     """
     ctx = ctx or Context()
     name_of_input, items = collect_images(target)
-    refine = ColourRefineConfig() if run.refine_mask else None  # None: the selector's mask as it is
+    refine = refine_config if run.refine_mask else None  # None: the selector's mask as it is
     settings = {
         "method": name,
         "size": run.size,
