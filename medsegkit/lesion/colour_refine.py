@@ -41,10 +41,15 @@ def gaussian_log_likelihood(samples: np.ndarray, ridge: float = 1e-4) -> Callabl
     _, log_det = np.linalg.slogdet(cov)
 
     def log_likelihood(x: np.ndarray) -> np.ndarray:
-        d = x - mean
-        return -0.5 * (np.einsum("ij,jk,ik->i", d, inverse, d) + log_det)
+        return -0.5 * (squared_mahalanobis(x, mean, inverse) + log_det)
 
     return log_likelihood
+
+
+def squared_mahalanobis(x: np.ndarray, mean: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    """``(x − μ)ᵀ Σ⁻¹ (x − μ)`` ``(m,)`` of each row of ``x`` ``(m, d)``, given μ ``(d,)`` and Σ⁻¹ ``(d, d)``."""
+    d = x - mean
+    return np.einsum("ij,jk,ik->i", d, inverse, d)
 
 
 def atypical_of_skin(
@@ -62,18 +67,16 @@ def atypical_of_skin(
     channels = colours.shape[2]
     cut = stats.chi2.ppf(quantile, channels)
     consistency = quantile / stats.chi2.cdf(cut, channels + 2)
-    pixels = colours.reshape(-1, channels)
     samples = colours[skin]
     for step in range(steps + 1):
         mean = samples.mean(axis=0)
         cov = np.cov(samples, rowvar=False).reshape(channels, channels) * (consistency if step else 1.0)
         inverse = np.linalg.inv(cov + ridge * np.eye(channels))
-        within = np.einsum("ij,jk,ik->i", samples - mean, inverse, samples - mean) <= cut
+        within = squared_mahalanobis(samples, mean, inverse) <= cut
         if step == steps or within.sum() <= channels or within.all():
             break
         samples = samples[within]
-    d = pixels - mean
-    return (np.einsum("ij,jk,ik->i", d, inverse, d) > cut).reshape(skin.shape)
+    return (squared_mahalanobis(colours.reshape(-1, channels), mean, inverse) > cut).reshape(skin.shape)
 
 
 def refine_mask(
