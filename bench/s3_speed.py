@@ -2,7 +2,7 @@
 the paper's setting, and where one image's time goes.
 
     python bench/s3_speed.py DATASET [--limit 3] [--size 256] [--settings default,paper] [--top 12]
-                             [--no-profile] [--batches 1,4,8] [--device cpu]
+                             [--no-profile] [--batches 1,4,8] [--device cpu] [--floor]
 
 For each setting it optimises the first ``--limit`` images (their working-size copies, read beforehand,
 so no file I/O is timed; after a one-iteration warm-up) and prints the median seconds per image, the
@@ -13,6 +13,10 @@ operators with the most self CPU time (``torch.profiler``, forward and backward 
 size B at the defaults (``segment_batch``, as ``medsegkit cluster --batch B`` does; B = 1 is one image
 at a time) and prints seconds per image, images per second, how many of the batched maps' pixels
 equal the one-at-a-time maps', and the mean Dice between the blind lesion masks drawn from both.
+With ``--floor``, it times alone, on random data, the operators that one iteration at the paper's
+setting cannot do without (the matrix products, the oneDNN convolutions and the deformable
+convolution's bilinear sampling, each forward and backward) and prints their seconds and GFLOP: a
+lower bound on the iteration with PyTorch's CPU kernels, whatever else is fused or removed.
 Run it alone: another torch process on the same cores changes every number here.
 """
 
@@ -30,6 +34,7 @@ import torch
 from medsegkit import metrics
 from medsegkit.data.dataset import Dataset
 from medsegkit.imaging import resize_square
+from medsegkit.layers.depthwise import depthwise_conv2d
 from medsegkit.lesion.blind import blind_mask
 from medsegkit.lesion.config import ColourRefineConfig, S3Config
 from medsegkit.lesion.s3 import S3Clusterer
@@ -84,7 +89,11 @@ def main() -> None:
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--batches", default="", help="batch sizes to time at the defaults, e.g. 1,4,8")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--floor", action="store_true", help="time the paper setting's unavoidable operators alone")
     args = parser.parse_args()
+    if args.floor:
+        floor(args.size)
+        return
 
     ds = Dataset.open(args.dataset)
     images = [resize_square(ds.image(c), args.size) for c in ds.case_ids()[: args.limit]]
@@ -144,6 +153,71 @@ def batches(sizes: list[int], images: list, device: str) -> None:
             f"batch {size:>3}  s/image {seconds:6.3f}   images/s {1 / seconds:6.2f}   "
             f"map pixels as one at a time {equal:.4f}   blind-mask Dice with one at a time {dice:.4f}"
         )
+
+
+def floor(size: int, channels: int = 64, batch: int = 2) -> None:
+    """Seconds and GFLOP of one paper-setting iteration's matrix products, convolutions and sampling, alone.
+
+    The iteration runs x and T(x) together (``batch`` 2) at full resolution with C = K = 64: per I-LKA
+    block three 1x1 products (C←C, C←3C, C←C) and four depthwise convolutions (5x5; 3x3, 5x5 dilation 2,
+    7x7 dilation 3), the head's C←C product, the deformable convolution's C←9C product, its 3x3
+    offset convolution (27←C) and its sampling of 9 taps; each forward, then the input and weight
+    gradients (the stem is left out: its 3 input channels make it negligible).
+    """
+    import torch.nn.functional as F
+
+    n = size * size
+    rows: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+
+    def timed(name: str, flop: float, fn, *tensors: torch.Tensor) -> None:
+        fn(*tensors).sum().backward()  # warm-up
+        leaves = [t.detach().requires_grad_() for t in tensors]
+        start = time.perf_counter()
+        out = fn(*leaves)
+        out.backward(torch.ones_like(out))
+        rows[name][0] += time.perf_counter() - start
+        rows[name][1] += flop / 1e9
+
+    def randn(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape).requires_grad_()
+
+    products = [(channels, channels), (channels, 3 * channels), (channels, channels)] * 2
+    products += [(channels, channels), (channels, 9 * channels)]
+    for c_out, c_in in products:
+        timed(
+            "matrix products",
+            6.0 * batch * n * c_out * c_in,
+            torch.bmm,
+            randn(batch, c_out, c_in),
+            randn(batch, c_in, n),
+        )
+    image = (batch, channels, size, size)
+    for k, d in [(5, 1), (3, 1), (5, 2), (7, 3)] * 2:  # with medsegkit's depthwise backward, as I-LKA runs
+        conv = lambda x, w, d=d: depthwise_conv2d(x, w, dilation=d)  # noqa: E731
+        timed(
+            "depthwise convolutions", 6.0 * batch * n * channels * k * k, conv, randn(*image), randn(channels, 1, k, k)
+        )
+    offset = lambda x, w: F.conv2d(x, w, padding=1)  # noqa: E731
+    timed("offset convolution", 6.0 * batch * n * 27 * 9 * channels, offset, randn(*image), randn(27, channels, 3, 3))
+    # the 9 taps around each pixel, moved by offsets of about half a pixel, as deform_conv2d_sampled samples them
+    taps = torch.tensor([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dtype=torch.float32)
+    pos = torch.stack(torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij"), -1).float()
+    py_px = pos.view(1, 1, size, size, 2) + taps.view(1, 9, 1, 1, 2) + 0.5 * torch.randn(batch, 9, size, size, 2)
+    grid = ((2 * py_px.flip(-1) + 1) / size - 1).view(batch, 9 * size, size, 2).requires_grad_()
+    sample = lambda x, g: F.grid_sample(x, g, mode="bilinear", align_corners=False)  # noqa: E731
+    timed("bilinear sampling (9 taps)", 0.0, sample, randn(*image), grid)
+    total = sum(seconds for seconds, _ in rows.values())
+    print(f"floor of one paper-setting iteration at {size}x{size}, {torch.get_num_threads()} threads:")
+    for name, (seconds, gflop) in rows.items():
+        rate = f"  {gflop / seconds:6.1f} GFLOP/s" if gflop else ""
+        print(f"  {name:<28} {seconds:6.3f} s  {gflop:6.1f} GFLOP{rate}")
+    print(f"  {'total':<28} {total:6.3f} s  {sum(g for _, g in rows.values()):6.1f} GFLOP")
+    square = torch.randn(2048, 2048)
+    square @ square
+    start = time.perf_counter()
+    square @ square
+    rate = 2 * 2048**3 / (time.perf_counter() - start) / 1e9
+    print(f"  a square 2048 matrix product for comparison: {rate:.1f} GFLOP/s")
 
 
 def mask(image, result, seed: int):

@@ -15,8 +15,8 @@ def deform_conv2d_sampled(
     """Modulated deformable 3x3-style convolution, stride 1, "same" padding, computed with ``grid_sample``.
 
     The same operator as ``torchvision.ops.deform_conv2d(x, offset, weight, bias, padding=k//2, mask=mask)``
-    (bilinear sampling, zeros outside the image), expressed as k² vectorised bilinear gathers and
-    one matrix product, which is several times faster on CPU.
+    (bilinear sampling, zeros outside the image), expressed as one bilinear sampling of all k² taps and
+    one batched matrix product, which is several times faster on CPU.
 
     Args:
         x: ``(B, C, H, W)``.
@@ -31,20 +31,24 @@ def deform_conv2d_sampled(
     b, c, h, w = x.shape
     c_out, _, kh, kw = weight.shape
     taps = kh * kw
-    ys = torch.arange(h, dtype=x.dtype, device=x.device).view(1, h, 1)
-    xs = torch.arange(w, dtype=x.dtype, device=x.device).view(1, 1, w)
+    dev, dt = x.device, x.dtype
+    # tap t = i·kw + j sits at (i − kh//2, j − kw//2), torchvision's order
+    ky = (torch.arange(kh, dtype=dt, device=dev) - kh // 2).repeat_interleave(kw).view(1, taps, 1, 1)
+    kx = (torch.arange(kw, dtype=dt, device=dev) - kw // 2).repeat(kh).view(1, taps, 1, 1)
     off = offset.view(b, taps, 2, h, w)
-    columns = []
-    for t in range(taps):
-        ky, kx = divmod(t, kw)
-        py = ys + (ky - kh // 2) + off[:, t, 0]
-        px = xs + (kx - kw // 2) + off[:, t, 1]
-        grid = torch.stack(((2 * px + 1) / w - 1, (2 * py + 1) / h - 1), dim=-1)
-        sampled = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        columns.append(sampled * mask[:, t : t + 1])
-    cols = torch.stack(columns, dim=2)  # (B, C, k², H, W)
-    out = torch.einsum("bcthw,oct->bohw", cols, weight.reshape(c_out, c, taps))
-    return out if bias is None else out + bias.view(1, -1, 1, 1)
+    py = torch.arange(h, dtype=dt, device=dev).view(1, 1, h, 1) + ky + off[:, :, 0]
+    px = torch.arange(w, dtype=dt, device=dev).view(1, 1, 1, w) + kx + off[:, :, 1]
+    # all taps in one sampling call: the grid stacks them along the height, so the columns come out
+    # as (B, C, k²·H, W) = (B, C·k², H·W) without a stack or a permuting copy
+    grid = torch.stack(((2 * px + 1) / w - 1, (2 * py + 1) / h - 1), dim=-1).view(b, taps * h, w, 2)
+    cols = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    cols = (cols.view(b, c, taps, h * w) * mask.view(b, 1, taps, h * w)).view(b, c * taps, h * w)
+    # bmm with the weight expanded over the batch: torch.matmul would fold the batch into one
+    # matrix product and copy the columns to do so
+    weight = weight.reshape(c_out, c * taps).expand(b, -1, -1)
+    if bias is None:
+        return torch.bmm(weight, cols).view(b, c_out, h, w)
+    return torch.baddbmm(bias.view(1, -1, 1), weight, cols).view(b, c_out, h, w)
 
 
 class DeformConv2d(nn.Module):

@@ -99,9 +99,9 @@ def test_every_attention_module_keeps_shape_and_trains(name):
 def test_sampled_deform_conv_gradcheck():
     """Float64 gradients of every input (offsets away from integer positions, where bilinear sampling has kinks)."""
     torch.manual_seed(2)
-    x = torch.randn(1, 2, 4, 5, dtype=torch.float64, requires_grad=True)
-    offset = (torch.randn(1, 18, 4, 5, dtype=torch.float64) * 0.6 + 0.25).requires_grad_()
+    x = torch.randn(2, 2, 4, 5, dtype=torch.float64, requires_grad=True)
+    offset = (torch.randn(2, 18, 4, 5, dtype=torch.float64) * 0.6 + 0.25).requires_grad_()
     weight = torch.randn(3, 2, 3, 3, dtype=torch.float64, requires_grad=True)
-    mask = torch.rand(1, 9, 4, 5, dtype=torch.float64, requires_grad=True)
+    mask = torch.rand(2, 9, 4, 5, dtype=torch.float64, requires_grad=True)
     bias = torch.randn(3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(deform_conv2d_sampled, (x, offset, weight, mask, bias), eps=1e-6, atol=1e-5)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 from torch.autograd import gradcheck
 from torch.func import vmap
@@ -16,6 +17,28 @@ def test_pointwise_is_a_drop_in_1x1_conv():
     x = torch.randn(2, 6, 7, 5)
     torch.testing.assert_close(ours(x), plain(x))
     torch.testing.assert_close(PointwiseConv2d(6, 4, bias=False)(x).shape, torch.Size([2, 4, 7, 5]))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_pointwise_values_and_gradients_equal_conv2d(bias, memory_format):
+    """Both paths (batched matrix product for NCHW, einsum for channels-last), with and without bias."""
+    torch.manual_seed(3)
+    layer = PointwiseConv2d(5, 3, bias=bias).double()
+    x = torch.randn(2, 5, 4, 6, dtype=torch.float64).contiguous(memory_format=memory_format).requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    weight_ref = layer.weight.detach().clone().requires_grad_()
+    bias_ref = layer.bias.detach().clone().requires_grad_() if bias else None
+    y, y_ref = layer(x), torch.nn.functional.conv2d(x_ref, weight_ref, bias_ref)
+    torch.testing.assert_close(y, y_ref)
+    grad = torch.randn_like(y)
+    y.backward(grad)
+    y_ref.backward(grad)
+    torch.testing.assert_close(x.grad, x_ref.grad)
+    torch.testing.assert_close(layer.weight.grad, weight_ref.grad)
+    if bias:
+        torch.testing.assert_close(layer.bias.grad, bias_ref.grad)
+    assert gradcheck(layer, (x,))
 
 
 def test_pointwise_gradcheck_float64_and_under_vmap():
