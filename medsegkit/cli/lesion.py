@@ -22,7 +22,7 @@ from medsegkit.cli._common import (
 )
 from medsegkit.cli.page import report_hint
 from medsegkit.config import default
-from medsegkit.lesion.config import ClusterRunConfig, KMeansConfig, S3Config
+from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig, KMeansConfig, S3Config
 
 RUN = ClusterRunConfig()
 HELP = {
@@ -44,6 +44,10 @@ HELP = {
     "channels).",
     "refine": "Refine the chosen lesion mask with a lesion and a skin colour model (docs/cluster.md); the cluster maps "
     "are never changed.",
+    "refine_options": "Colour-refinement option as key=value, repeatable (docs/cluster.md), e.g. skin_quantile=0.95: "
+    "how far beyond the skin's colour model a pixel must lie for the mask to grow over it (1 = no growth); also "
+    "margin, smoothing, opening (fractions of the image side), min_pixels, ridge "
+    f"(skin_quantile {default(ColourRefineConfig, 'skin_quantile')}).",
     "combine": "Take the mask of a k-means second opinion instead of the clusterer's when its edge is clearer "
     "(docs/cluster.md); the second opinion also gives each image's confidence.",
     "batch": "Images clustered in one step: s3 and s3-stn optimise their networks together (the masks of one at a "
@@ -69,6 +73,7 @@ def cluster(
     num_clusters: Annotated[int | None, opt(HELP["num_clusters"])] = None,
     set_: SetOpt = None,
     refine_mask: Annotated[bool, opt(HELP["refine"], "--refine-mask/--no-refine-mask")] = RUN.refine_mask,
+    refine: Annotated[list[str] | None, opt(HELP["refine_options"], "--refine")] = None,
     combine: Annotated[bool, opt(HELP["combine"], "--combine/--no-combine")] = RUN.combine,
     batch: Annotated[int, opt(HELP["batch"])] = RUN.batch,
     fail_fast: Annotated[bool, opt(HELP["fail_fast"], "--fail-fast")] = False,
@@ -91,7 +96,8 @@ def cluster(
     bar = progress(f"cluster {method}")
     overrides = config_module.overrides(set_, flags)
     job = Job(out, resolve_root(data_root), device, bar, threads)
-    destination, manifest = run(dataset, method, run_cfg, job, config, overrides, shard, fail_fast)
+    refine_options = config_module.parse_pairs(refine or [], "--refine")
+    destination, manifest = run(dataset, method, run_cfg, job, config, overrides, shard, fail_fast, refine_options)
     if not manifest:
         return  # a torchrun rank other than 0
     seconds = manifest["median_seconds"]

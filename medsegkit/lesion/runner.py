@@ -36,7 +36,7 @@ from medsegkit.data.dataset import resolve_dataset
 from medsegkit.data.imageio import png_bytes, read_rgb
 from medsegkit.data.images import Shard, collect_images, display_copy
 from medsegkit.distributed import Context, barrier
-from medsegkit.errors import DataError
+from medsegkit.errors import DataError, UsageError
 from medsegkit.imaging import overlay, resize_nearest, resize_square
 from medsegkit.job import Job, claim
 from medsegkit.lesion.blind import SECOND_OPINION, blind_mask
@@ -66,14 +66,20 @@ def cluster(
     overrides: dict[str, Any] | None = None,
     shard: str | None = None,
     fail_fast: bool = False,
+    refine: dict[str, Any] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """``medsegkit cluster``: everything the verb does, for the CLI and the benchmarks alike.
 
     ``dataset`` is a prepared dataset (path or name under ``job.data_root``) or a plain folder of images; the
-    run folder defaults to ``runs/cluster-<clusterer>-<dataset>``. Returns the run folder and its manifest
+    run folder defaults to ``runs/cluster-<clusterer>-<dataset>``. ``refine`` holds colour-refinement options
+    (:class:`ColourRefineConfig` fields; they need ``run.refine_mask``). Returns the run folder and its manifest
     (empty on ranks other than 0 under ``torchrun``).
     """
-    method = make_clusterer(clusterer, config_file, overrides)  # a bad option is reported before anything is read
+    # bad options are reported before anything is read
+    method = make_clusterer(clusterer, config_file, overrides)
+    if refine and not run.refine_mask:
+        raise UsageError(f"--refine {', '.join(sorted(refine))} has no effect with --no-refine-mask")
+    refine_config = config_module.build(ColourRefineConfig, refine or {}, "--refine")
     target = Path(dataset)
     if not target.is_dir():
         target = resolve_dataset(dataset, job.data_root)
@@ -81,7 +87,9 @@ def cluster(
     # the session first, so that a broken torchrun environment is reported as such
     with distributed.session(job.device, job.threads) as ctx:
         bar = job.progress if ctx.is_main else None
-        manifest = run_cluster(target, destination, clusterer, method, run, Shard.parse(shard), bar, ctx, fail_fast)
+        manifest = run_cluster(
+            target, destination, clusterer, method, run, Shard.parse(shard), bar, ctx, fail_fast, refine_config
+        )
     return destination, manifest
 
 

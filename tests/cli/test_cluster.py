@@ -220,3 +220,25 @@ def test_cluster_batch_gives_the_masks_of_one_at_a_time(runner, derm, tmp_path):
         assert (a == b).mean() > 0.99
     bad = runner.invoke(app, ["cluster", str(derm), "--batch", "0", "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "batch must be at least 1" in bad.output
+
+
+def test_refine_options_are_recorded_checked_and_guard_the_run(runner, derm, tmp_path):
+    out = tmp_path / "q"
+    base = ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(out)]
+    result = runner.invoke(app, [*base, "--refine", "skin_quantile=1", "--refine", "min-pixels=30"])
+    assert result.exit_code == 0, result.output
+    settings = json.loads((out / "manifest.json").read_text())["refine_mask"]
+    assert settings["skin_quantile"] == 1.0 and settings["min_pixels"] == 30 and settings["margin"] > 0
+    again = runner.invoke(app, [*base, "--refine", "skin_quantile=0.95"])  # other settings: refused, not mixed
+    assert again.exit_code == 2 and "holds a run with other settings" in again.stderr
+    cases = [
+        (["--refine", "widgets=1"], "--refine does not take widgets"),
+        (["--refine", "skin_quantile=0.2"], "skin_quantile must be in [0.5, 1], got 0.2"),
+        (["--refine", "skin_quantile"], "--refine expects key=value"),
+        (["--refine", "skin_quantile=0.95", "--no-refine-mask"], "no effect with --no-refine-mask"),
+    ]
+    for extra, message in cases:
+        where = tmp_path / f"bad{len(extra)}{extra[1][:4]}"
+        bad = runner.invoke(app, ["cluster", str(derm), "-m", "kmeans", "--out", str(where), *extra])
+        assert bad.exit_code == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        assert not where.exists()
