@@ -3,7 +3,7 @@
 Output folder::
 
     settings.json          what a rerun must match (clusterer, size, seed, configs); another is refused
-    config.toml            resolved clusterer config
+    config.toml            resolved clusterer config, and the colour refinement's as [refine]
     manifest.json          run settings, versions, device and one record per finished image
     clusters/<case>.png    cluster map at the image's original size (uint8, or 16-bit if needed)
     masks/<case>.png       blind lesion mask (0/1) at the original size, colour-refined unless switched off
@@ -72,14 +72,15 @@ def cluster(
 
     ``dataset`` is a prepared dataset (path or name under ``job.data_root``) or a plain folder of images; the
     run folder defaults to ``runs/cluster-<clusterer>-<dataset>``. ``refine`` holds colour-refinement options
-    (:class:`ColourRefineConfig` fields; they need ``run.refine_mask``). Returns the run folder and its manifest
+    (:class:`ColourRefineConfig` fields, over those of the ``[refine]`` table of ``config_file``; they need
+    ``run.refine_mask``). Returns the run folder and its manifest
     (empty on ranks other than 0 under ``torchrun``).
     """
     # bad options are reported before anything is read
     method = make_clusterer(clusterer, config_file, overrides)
     if refine and not run.refine_mask:
         raise UsageError(f"--refine {', '.join(sorted(refine))} has no effect with --no-refine-mask")
-    refine_config = config_module.build(ColourRefineConfig, refine or {}, "--refine")
+    refine_config = config_module.load(ColourRefineConfig, config_file, refine or {}, "--refine", table="refine")
     target = Path(dataset)
     if not target.is_dir():
         target = resolve_dataset(dataset, job.data_root)
@@ -129,7 +130,10 @@ def run_cluster(
         "second_opinion": config_module.to_dict(SECOND_OPINION),
     }
     if claim(out, settings, ("clusters", "masks", "overlays", "cases", "failed")):
-        write_text_atomic(out / "config.toml", config_module.to_toml(method.config))
+        toml = config_module.to_toml(method.config)
+        if refine is not None:  # loadable with --config: the clusterer's flat keys and the [refine] table
+            toml += "\n[refine]\n" + config_module.to_toml(refine)
+        write_text_atomic(out / "config.toml", toml)
     method.device = ctx.device
 
     todo = [(c, p) for c, p in shard.select(items) if not (out / "cases" / f"{c}.json").is_file()]

@@ -231,6 +231,17 @@ def test_refine_options_are_recorded_checked_and_guard_the_run(runner, derm, tmp
     assert settings["skin_quantile"] == 1.0 and settings["min_pixels"] == 30 and settings["margin"] > 0
     again = runner.invoke(app, [*base, "--refine", "skin_quantile=0.95"])  # other settings: refused, not mixed
     assert again.exit_code == 2 and "holds a run with other settings" in again.stderr
+    # the run's config.toml carries the refinement as a [refine] table: --config reproduces the run
+    copy = tmp_path / "copy"
+    config = ["--config", str(out / "config.toml")]
+    result = runner.invoke(app, ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(copy), *config])
+    assert result.exit_code == 0, result.output
+    assert json.loads((copy / "manifest.json").read_text())["refine_mask"] == settings
+    assert outputs(copy) == outputs(out)
+    flag_wins = tmp_path / "flag"
+    args = ["cluster", str(derm), "-m", "kmeans", "--size", "48", "--out", str(flag_wins), *config]
+    assert runner.invoke(app, [*args, "--refine", "skin_quantile=0.95"]).exit_code == 0
+    assert json.loads((flag_wins / "manifest.json").read_text())["refine_mask"]["skin_quantile"] == 0.95
     cases = [
         (["--refine", "widgets=1"], "--refine does not take widgets"),
         (["--refine", "skin_quantile=0.2"], "skin_quantile must be in [0.5, 1], got 0.2"),
