@@ -25,16 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from medsegkit import config as config_module
 from medsegkit.config import parse_pairs
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.images import collect_images
 from medsegkit.data.predictions import PredictionFolder
+from medsegkit.errors import UsageError
 from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame
 from medsegkit.imaging import resize_nearest
 from medsegkit.lesion.clusterer import make_clusterer
-from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig
-from medsegkit.lesion.runner import run_cluster
+from medsegkit.lesion.config import ClusterRunConfig
+from medsegkit.lesion.runner import colour_refine_config, run_cluster
 
 
 def best_union_dice(clusters: np.ndarray, gt: np.ndarray) -> float:
@@ -75,6 +75,14 @@ def main() -> None:
     parser.add_argument("--no-combine", action="store_true", help="the clusterer's mask, never the second opinion's")
     parser.add_argument("--batch", type=int, default=1, help="images per clustering step, as `cluster --batch`")
     args = parser.parse_args()
+    run = ClusterRunConfig(
+        size=args.size, seed=0, refine_mask=not args.no_refine_mask, combine=not args.no_combine, batch=args.batch
+    )
+    options = parse_pairs(args.set)
+    try:  # before anything is written
+        refine = colour_refine_config(run, None, parse_pairs(args.refine))
+    except UsageError as exc:
+        parser.error(str(exc))
 
     ds = Dataset.open(args.dataset)
     root = args.out or Path(tempfile.mkdtemp(prefix="bench-cluster-"))
@@ -89,11 +97,6 @@ def main() -> None:
                 link.symlink_to(path.resolve())
     print(f"{ds.name}: {len(ds.case_ids())} cases, working size {args.size}, outputs in {root}")
     rows = []
-    run = ClusterRunConfig(
-        size=args.size, seed=0, refine_mask=not args.no_refine_mask, combine=not args.no_combine, batch=args.batch
-    )
-    options = parse_pairs(args.set)
-    refine = config_module.load(ColourRefineConfig, None, parse_pairs(args.refine), "colour refinement")
     for name in args.methods.split(","):
         method = make_clusterer(name, None, options if name != "kmeans" else {})
         out = root / name

@@ -30,15 +30,18 @@ from medsegkit.lesion.selection import clean
 from medsegkit.morphology import dilate, erode
 
 
-def gaussian_log_likelihood(samples: np.ndarray, ridge: float = 1e-4) -> Callable[[np.ndarray], np.ndarray]:
-    """Fit a Gaussian to ``samples`` ``(n, d)``; returns ``x (m, d) -> log N(x) + const`` ``(m,)``.
+def fit_gaussian(samples: np.ndarray, ridge: float, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, float]:
+    """Mean ``(d,)``, inverse covariance ``(d, d)`` and log-determinant of ``scale·Σ + ridge·I`` of ``samples``
+    ``(n, d)``; the ridge keeps a flat region (zero variance) invertible."""
+    d = samples.shape[1]
+    cov = np.cov(samples, rowvar=False).reshape(d, d) * scale + ridge * np.eye(d)
+    return samples.mean(axis=0), np.linalg.inv(cov), float(np.linalg.slogdet(cov)[1])
 
-    ``ridge`` is added to the covariance's diagonal, so a flat region (zero variance) stays invertible.
-    """
-    mean = samples.mean(axis=0)
-    cov = np.cov(samples, rowvar=False).reshape(samples.shape[1], samples.shape[1]) + ridge * np.eye(samples.shape[1])
-    inverse = np.linalg.inv(cov)
-    _, log_det = np.linalg.slogdet(cov)
+
+def gaussian_log_likelihood(samples: np.ndarray, ridge: float = 1e-4) -> Callable[[np.ndarray], np.ndarray]:
+    """Fit a Gaussian to ``samples`` ``(n, d)`` (:func:`fit_gaussian`); returns ``x (m, d) -> log N(x) + const``
+    ``(m,)``."""
+    mean, inverse, log_det = fit_gaussian(samples, ridge)
 
     def log_likelihood(x: np.ndarray) -> np.ndarray:
         return -0.5 * (squared_mahalanobis(x, mean, inverse) + log_det)
@@ -69,9 +72,7 @@ def atypical_of_skin(
     consistency = quantile / stats.chi2.cdf(cut, channels + 2)
     samples = colours[skin]
     for step in range(steps + 1):
-        mean = samples.mean(axis=0)
-        cov = np.cov(samples, rowvar=False).reshape(channels, channels) * (consistency if step else 1.0)
-        inverse = np.linalg.inv(cov + ridge * np.eye(channels))
+        mean, inverse, _ = fit_gaussian(samples, ridge, consistency if step else 1.0)
         within = squared_mahalanobis(samples, mean, inverse) <= cut
         if step == steps or within.sum() <= channels or within.all():
             break
@@ -132,4 +133,4 @@ def _opened(mask: np.ndarray, config: ColourRefineConfig, blind: SelectionConfig
     return clean(ndimage.binary_opening(mask, iterations=opening), blind, fov) if opening and mask.any() else mask
 
 
-__all__ = ["atypical_of_skin", "gaussian_log_likelihood", "refine_mask"]
+__all__ = ["atypical_of_skin", "fit_gaussian", "gaussian_log_likelihood", "refine_mask", "squared_mahalanobis"]

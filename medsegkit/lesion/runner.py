@@ -78,9 +78,7 @@ def cluster(
     """
     # bad options are reported before anything is read
     method = make_clusterer(clusterer, config_file, overrides)
-    if refine and not run.refine_mask:
-        raise UsageError(f"--refine {', '.join(sorted(refine))} has no effect with --no-refine-mask")
-    refine_config = config_module.load(ColourRefineConfig, config_file, refine or {}, "--refine", table="refine")
+    refine_config = colour_refine_config(run, config_file, refine)
     target = Path(dataset)
     if not target.is_dir():
         target = resolve_dataset(dataset, job.data_root)
@@ -92,6 +90,16 @@ def cluster(
             target, destination, clusterer, method, run, Shard.parse(shard), bar, ctx, fail_fast, refine_config
         )
     return destination, manifest
+
+
+def colour_refine_config(
+    run: ClusterRunConfig, config_file: Path | None = None, options: dict[str, Any] | None = None
+) -> ColourRefineConfig:
+    """The colour refinement's config: defaults, the ``[refine]`` table of ``config_file``, then ``options``
+    (``--refine``); options given with ``run.refine_mask`` off are a usage error, not silently dropped."""
+    if options and not run.refine_mask:
+        raise UsageError(f"--refine {', '.join(sorted(options))} has no effect with --no-refine-mask")
+    return config_module.load(ColourRefineConfig, config_file, options or {}, "--refine", table="refine")
 
 
 def run_cluster(
