@@ -10,11 +10,11 @@ import numpy as np
 
 from medsegkit.lesion.clusterer import ClusterResult
 from medsegkit.lesion.colour_refine import refine_mask
-from medsegkit.lesion.confidence import boundary_contrast, confidence
+from medsegkit.lesion.confidence import confidence
 from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
 from medsegkit.lesion.fov import field_of_view
 from medsegkit.lesion.kmeans import KMeansClusterer
-from medsegkit.lesion.selection import select_foreground
+from medsegkit.lesion.selection import score, select_foreground
 
 SECOND_OPINION = KMeansConfig(num_clusters=3)
 
@@ -39,6 +39,16 @@ def _select_and_refine(
     return selected, (refine_mask(work, selected, refine, fov=fov) if refine is not None else selected)
 
 
+def prefer_second(work: np.ndarray, mask: np.ndarray, second: np.ndarray, fov: np.ndarray, paler: bool) -> bool:
+    """Is the ``second`` mask ``(H, W)`` bool more lesion-like than ``mask`` by the selector's own
+    :func:`~medsegkit.lesion.selection.score` (contrast with a ring around it, less its share of the border and
+    its distance from the centre; the contrast's sign turned for a ``paler`` lesion)? The same criterion that
+    chose each union of clusters chooses between the two clusterings, so a clearer colour edge alone does not
+    win a mask that runs off to the border."""
+    grey = work.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
+    return score(second, grey, fov=fov) > score(mask, grey, fov=fov)
+
+
 def blind_mask(
     work: np.ndarray, result: ClusterResult, seed: int, refine: ColourRefineConfig | None, combine: bool = True
 ) -> BlindMask:
@@ -47,9 +57,9 @@ def blind_mask(
     The clusterer's map and a second opinion (k-means with three colour clusters on the same image, seeded
     by ``seed``) each give a mask: the selected union of clusters inside the field of view, colour-refined
     unless ``refine`` is None. Lesions are sought among the darker clusters; only when neither map has a
-    lesion-like union of them, among the paler ones (``BlindMask.paler``). With ``combine`` the mask with
-    the clearer edge (higher :func:`boundary_contrast`) is the result, else the clusterer's. The other mask
-    is the confidence's second opinion.
+    lesion-like union of them, among the paler ones (``BlindMask.paler``). With ``combine`` the mask the
+    selector scores higher (:func:`prefer_second`) is the result, else the clusterer's. The other mask is the
+    confidence's second opinion.
     """
     fov = field_of_view(work)
     second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
@@ -59,9 +69,8 @@ def blind_mask(
         if selected.any() or second_selected.any():
             break
     source = "clusterer"
-    edge, second_edge = boundary_contrast(work, mask, fov), boundary_contrast(work, second_mask, fov)
-    if combine and second_edge > edge:
-        source, edge = "second-opinion", second_edge
+    if combine and prefer_second(work, mask, second_mask, fov, paler):
+        source = "second-opinion"
         selected, mask, second_mask = second_selected, second_mask, mask
-    scores = confidence(work, mask, selected, second_mask, fov, contrast=edge)
+    scores = confidence(work, mask, selected, second_mask, fov)
     return BlindMask(result, fov, selected, mask, source, paler, scores)

@@ -160,7 +160,8 @@ class ColourRefineConfig:
 @dataclass(frozen=True)
 class ClusterRunConfig:
     """What ``medsegkit cluster`` does around the clusterer: working size, seed, colour refinement,
-    ``combine`` (take the k-means second opinion's mask instead of the clusterer's when its edge is clearer)
+    ``combine`` (take the k-means second opinion's mask instead of the clusterer's when the selection
+    score rates it higher)
     and ``batch``: how many images the clusterer handles in one step (S3-Net optimises their networks
     together; the masks are those of one-at-a-time runs, docs/cluster.md "Batched clustering")."""
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from medsegkit import metrics
-from medsegkit.lesion.blind import blind_mask
+from medsegkit.lesion.blind import blind_mask, prefer_second
 from medsegkit.lesion.colour_refine import refine_mask
 from medsegkit.lesion.confidence import boundary_contrast, confidence
 from medsegkit.lesion.config import KMeansConfig
@@ -140,3 +140,15 @@ def test_confidence_is_lower_for_a_failure_than_for_a_success():
     assert good["confidence"] > 0.5 > bad["confidence"]
     assert good["agreement"] > 0.9 and bad["agreement"] == 0.0
     assert boundary_contrast(image, lesion) > 3 * boundary_contrast(image, wrong)
+
+
+def test_the_second_opinion_loses_when_it_runs_to_the_border_however_clear_its_edge():
+    image, lesion = scene()
+    leak = lesion.copy()
+    leak[:40, 46:] = True  # the lesion and a patch of dark skin out to the top right corner
+    image[leak & ~lesion] = (120, 80, 60)
+    fov = np.ones(lesion.shape, bool)
+    assert boundary_contrast(image, leak) > boundary_contrast(image, lesion)  # the edge alone would take the leak
+    assert prefer_second(image, leak, lesion, fov, paler=False)
+    assert not prefer_second(image, lesion, leak, fov, paler=False)
+    assert not prefer_second(image, lesion, np.zeros_like(lesion), fov, paler=False)  # an empty mask never wins
