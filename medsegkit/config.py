@@ -119,8 +119,9 @@ def coerce(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
-def build(cls: type[C], values: Mapping[str, Any], what: str) -> C:
-    """Instantiate the frozen dataclass ``cls`` from ``values``; bad values are usage errors."""
+def _coerced(cls: type, values: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``values`` converted to the field types of ``cls``; an unknown key or a bad value is a usage error
+    that starts with ``what``."""
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - fields)
     if unknown:
@@ -128,7 +129,16 @@ def build(cls: type[C], values: Mapping[str, Any], what: str) -> C:
         raise UsageError(f"{what} does not take {', '.join(unknown)}; it takes {takes}")
     hints = typing.get_type_hints(cls)
     try:
-        return cls(**{k: coerce(k, v, hints[k]) for k, v in values.items()})
+        return {k: coerce(k, v, hints[k]) for k, v in values.items()}
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+
+
+def build(cls: type[C], values: Mapping[str, Any], what: str) -> C:
+    """Instantiate the frozen dataclass ``cls`` from ``values``; bad values are usage errors."""
+    kwargs = _coerced(cls, values, what)
+    try:
+        return cls(**kwargs)
     except ValueError as exc:
         raise UsageError(f"{what}: {exc}") from None
 
@@ -149,10 +159,20 @@ def read_toml(toml_file: Path, table: str | None = None) -> dict[str, Any]:
 
 
 def load(cls: type[C], toml_file: Path | None, overrides: Mapping[str, Any], what: str, table: str | None = None) -> C:
-    """Defaults, then ``toml_file`` (flat keys, or those of ``[table]``), then ``overrides`` (None values ignored)."""
-    values: dict[str, Any] = read_toml(toml_file, table) if toml_file is not None else {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return build(cls, values, what)
+    """Defaults, then ``toml_file`` (flat keys, or those of ``[table]``), then ``overrides`` (None values ignored).
+
+    An unknown key or a bad value that comes from the file is reported as the file's (``--config FILE
+    [table]: ...``), one given as an override as ``what``'s."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if toml_file is None:
+        return build(cls, given, what)
+    from_file = read_toml(toml_file, table)
+    _coerced(
+        cls,
+        {k: v for k, v in from_file.items() if k not in given},
+        f"--config {toml_file}" + (f" [{table}]" if table else ""),
+    )
+    return build(cls, {**from_file, **given}, what)
 
 
 def to_dict(config: Any) -> dict[str, Any]:
