@@ -92,6 +92,7 @@ def adapt(
         for c in train_ids
     }
 
+    model = model.to(memory_format=torch.channels_last)  # trains much faster on CPU, as in pretrain-source
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "history": []}, write=ctx.is_main)
     barrier(ctx)
@@ -101,7 +102,7 @@ def adapt(
 
     def batch_loss(batch: list[str], epoch: int) -> torch.Tensor:
         pairs = [augment(images[c], codes[c], size, sample_seed(cfg.seed, epoch, c)) for c in batch]
-        x = torch.stack([p[0] for p in pairs]).to(device)
+        x = torch.stack([p[0] for p in pairs]).to(device).contiguous(memory_format=torch.channels_last)
         code = torch.stack([p[1] for p in pairs])
         y = targets(code // 4).to(device)
         kept = code % 4

@@ -116,7 +116,8 @@ def train_source(
     if len(train_ids) < 2:
         raise DataError(f"{ds.root}: pretrain-source needs at least 2 labelled training images, found {len(train_ids)}")
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(ctx.device)
+    # channels-last: oneDNN's depthwise convolutions (most of MobileNetV2 and EfficientNet) train much faster in it
+    model = build_model(cfg).to(ctx.device, memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "best": -1.0, "history": []}, write=ctx.is_main)
     barrier(ctx)
@@ -129,7 +130,7 @@ def train_source(
 
     def batch_loss(batch: list[str], epoch: int) -> torch.Tensor:
         pairs = [augment(images[c], labels[c], cfg.size, sample_seed(cfg.seed, epoch, c), cfg.augment) for c in batch]
-        x = torch.stack([p[0] for p in pairs]).to(ctx.device)
+        x = torch.stack([p[0] for p in pairs]).to(ctx.device).contiguous(memory_format=torch.channels_last)
         y = targets(torch.stack([p[1] for p in pairs])).to(ctx.device)
         return F.binary_cross_entropy_with_logits(net(x), y)
 
