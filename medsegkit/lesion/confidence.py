@@ -54,13 +54,11 @@ def confidence(
     selected: np.ndarray,
     second: np.ndarray,
     fov: np.ndarray | None = None,
-    contrast: float | None = None,
 ) -> dict[str, float]:
     """The confidence of the final ``mask`` of an ``(H, W, 3)`` image and the pieces it is made of.
 
-    ``selected`` is the union of clusters the mask was refined from, ``second`` the second opinion's mask;
-    ``contrast``, the mask's :func:`boundary_contrast` when the caller has it already.
+    ``selected`` is the union of clusters the mask was refined from, ``second`` the second opinion's mask.
     """
-    contrast = boundary_contrast(image, mask, fov) if contrast is None else contrast
+    contrast = boundary_contrast(image, mask, fov)
     parts = {"agreement": dice(mask, second), "stability": dice(mask, selected), "contrast": contrast / (1 + contrast)}
     return {"confidence": float(np.prod(list(parts.values()))), **parts, "contrast_raw": contrast}
