@@ -3,6 +3,7 @@
     python bench/cpr.py --from SOURCE_DATASET --to TARGET_DATASET [--size 256] [--source-epochs 30]
                         [--epochs 10] [--passes 10] [--methods dpl,cpr,cpr-cbam] [--out DIR]
                         [--encoder efficientnet-lite0] [--encoder-weights imagenet] [--device auto] [--seed 0]
+                        [--loss masked-gce]
 
 Both datasets are prepared fundus datasets (paths). Trains the source model with the library function
 behind ``pretrain-source`` (or reuses ``<out>/source/best.pt``), then for each method runs the function
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--encoder", default=SourceConfig.encoder, help="e.g. efficientnet-lite0")
     parser.add_argument("--encoder-weights", default=None, help="none, imagenet or a state-dict file")
     parser.add_argument("--seed", type=int, default=0, help="seed of every stage run here")
+    parser.add_argument("--loss", default=None, help="adaptation loss from the registry (default: the method's)")
     args = parser.parse_args()
 
     stages: dict[str, float] = {}
@@ -57,7 +59,7 @@ def main() -> None:
     for method in args.methods.split(","):
         t = time.perf_counter()
         cfg, refine_cfg = (
-            AdaptConfig(method=method, epochs=args.epochs, seed=args.seed),
+            AdaptConfig(method=method, loss=args.loss, epochs=args.epochs, seed=args.seed),
             RefineConfig(method=method, passes=args.passes, seed=args.seed),
         )
         job = Job(args.out / method, device=args.device)

@@ -3,7 +3,8 @@
 Runs ``refine`` first when its outputs are missing, then fine-tunes the source DeepLabv3+ on the
 target's train images with a loss from the ``medsegkit.losses`` registry called as
 ``loss(logits, target, weight)`` (the losses contract; only pixels kept by denoising count; default
-``masked-bce``; CPR's reference code used ``focal-bce``, which is registered), Adam,
+``masked-gce``, the noise-robust generalised cross-entropy; DPL's reference code used ``masked-bce`` and
+CPR's ``focal-bce``, both registered), Adam,
 and finally predicts the target's test split with the source-only and the adapted model and scores
 both. Source images are never read.
 """

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 Method = Literal["cpr", "cpr-cbam", "dpl"]
-# CPR's code trains with focal BCE; its flatter probabilities fall below the 0.75 cut at the cup's edge
-# and the cup vanished on some targets (docs/adaptation.md), so masked BCE is every method's default
-DEFAULT_LOSS: dict[str, str] = {"cpr": "masked-bce", "cpr-cbam": "masked-bce", "dpl": "masked-bce"}
+# Pseudo-labels are noisy labels: the generalised cross-entropy (Zhang and Sabuncu 2018, q = 0.7) learns less
+# from those the network confidently contradicts, and held the disc on a shifted target where masked BCE
+# lost it (docs/adaptation.md). CPR's code trains with focal BCE, whose flatter probabilities fall below
+# the 0.75 cut at the cup's edge; it stays registered, not a default.
+DEFAULT_LOSS: dict[str, str] = {"cpr": "masked-gce", "cpr-cbam": "masked-gce", "dpl": "masked-gce"}
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,10 @@ class RefineConfig:
 class AdaptConfig:
     """Adaptation on denoised pseudo-labels.
 
-    ``loss`` None means the method's default loss (:data:`DEFAULT_LOSS`: masked BCE; ``focal-bce`` is
-    CPR's reference loss); ``threshold`` cuts the test-split predictions of the source-only and the adapted
-    model alike, as DPL's and CPR's evaluation code does.
+    ``loss`` None means the method's default loss (:data:`DEFAULT_LOSS`: the generalised cross-entropy
+    ``masked-gce``; ``masked-bce`` is DPL's reference loss, ``focal-bce`` CPR's); ``threshold`` cuts the
+    test-split predictions of the source-only and the adapted model alike, as DPL's and CPR's evaluation
+    code does.
     """
 
     method: Method = "cpr"
