@@ -15,6 +15,11 @@ Prints per collection: blind (teacher) and self-trained Dice mean / median, shar
 the AUROC of the self-trained confidence for Dice < 0.8, training seconds and prediction images/s; then
 the inductive Dice on the second half against the transductive Dice on the same images. Every stage
 is resumable: rerunning with the same --out reuses what is finished.
+
+``--ground-truth-teacher`` is a reference, not a result: the teacher is the dataset's own masks
+(DIR/<name>/ground-truth, confidence 1 for every image), ``combine`` is off and every image weighs the
+same, so the numbers say what this network and recipe reach when taught the truth itself, the ceiling
+of what a better cluster run could give the student.
 """
 
 from __future__ import annotations
@@ -64,6 +69,17 @@ def teacher_subset(run: Path, keep: set[str], out: Path) -> Path:
     return out
 
 
+def ground_truth_run(ds: Dataset, out: Path) -> Path:
+    """A cluster-run folder whose masks are ``ds``'s own ground truth (the leaky reference teacher)."""
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    cases = []
+    for c in ds.case_ids():
+        shutil.copyfile(ds.mask_path(c), out / "masks" / f"{c}.png")
+        cases.append({"case": c, "image": str(ds.image_path(c)), "confidence": 1.0})
+    (out / "manifest.json").write_text(json.dumps({"task": "lesion", "ground_truth_teacher": True, "cases": cases}))
+    return out
+
+
 def image_folder(ds: Dataset, cases: list[str], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for c in cases:
@@ -104,15 +120,26 @@ def main() -> None:
     parser.add_argument("--teacher", action="append", default=[], help="NAME=RUN: an existing cluster run to reuse")
     parser.add_argument("--set", action="append", default=[], help="self-train option key=value")
     parser.add_argument("--no-inductive", action="store_true")
+    parser.add_argument(
+        "--ground-truth-teacher",
+        action="store_true",
+        help="LEAKY REFERENCE: teach the network the dataset's own masks (combine off, equal weights)",
+    )
     args = parser.parse_args()
     teachers = parse_pairs(args.teacher, "--teacher")
-    cfg = config_module.build(SelfTrainConfig, parse_pairs(args.set), "self-train")
+    options = parse_pairs(args.set)
+    if args.ground_truth_teacher:
+        options |= {"combine": "false", "weighting": "none"}
+        print("ground-truth teacher: a reference that reads the masks, not a result of self-training")
+    cfg = config_module.build(SelfTrainConfig, options, "self-train")
     summary = []
     for path in args.datasets:
         ds = Dataset.open(path)
         root = args.out / ds.name
         run = Path(teachers[ds.name]) if ds.name in teachers else root / "cluster"
-        if ds.name not in teachers:
+        if args.ground_truth_teacher:
+            run = ground_truth_run(ds, root / "ground-truth")
+        elif ds.name not in teachers:
             run_cluster(path, run, "s3", make_clusterer("s3", None, {}), ClusterRunConfig())
         cases = sorted(c["case"] for c in json.loads((run / "manifest.json").read_text())["cases"])
         trans_dir = root / "trans"

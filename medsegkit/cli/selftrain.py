@@ -24,6 +24,9 @@ HELP = {
     "lr": f"AdamW peak learning rate ({D.lr}); warm-up over the first tenth of the steps, then cosine decay.",
     "band": f"Ignored band on each side of every teacher mask's boundary, a share of the image side ({D.band}).",
     "weighting": f"confidence: each image's loss weighted by the cluster run's confidence ({D.weighting}); none.",
+    "gce_q": f"q of the generalised cross-entropy (1 - p^q)/q that the network learns with ({D.gce_q}, Zhang and "
+    "Sabuncu's setting for noisy labels): pixels whose teacher label it confidently contradicts pull less; 0 is "
+    "the plain cross-entropy.",
     "combine": "Keep an image's cluster mask where the cluster run was more confident in it than the network is "
     "in its own (on).",
     "resume": "Continue an interrupted training in --out from its last checkpoint (same config).",
@@ -41,6 +44,7 @@ def self_train(
     lr: Annotated[float | None, common.opt(HELP["lr"])] = None,
     band: Annotated[float | None, common.opt(HELP["band"])] = None,
     weighting: Annotated[str | None, common.opt(HELP["weighting"])] = None,
+    gce_q: Annotated[float | None, common.opt(HELP["gce_q"])] = None,
     combine: Annotated[bool | None, common.opt(HELP["combine"], "--combine/--no-combine")] = None,
     seed: common.SeedOpt = None,
     config: common.ConfigOpt = None,
@@ -59,7 +63,7 @@ def self_train(
 
     flags = {
         "steps": steps, "encoder": encoder, "encoder_weights": encoder_weights, "batch_size": batch_size, "lr": lr,
-        "band": band, "weighting": weighting, "combine": combine, "seed": seed,
+        "band": band, "weighting": weighting, "gce_q": gce_q, "combine": combine, "seed": seed,
     }  # fmt: skip
     cfg = config_module.load(SelfTrainConfig, config, config_module.overrides(set_, flags), "self-train")
     job = Job(out, Path("data"), device, common.staged, threads)

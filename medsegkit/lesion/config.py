@@ -187,7 +187,9 @@ class SelfTrainConfig:
     ``steps`` optimiser steps of ``batch_size`` images (checkpointed every ``steps_per_epoch``), whatever the
     folder's size. ``band`` ignores a band of that share of the image side on each side of every blind mask's
     boundary, where the teacher is least sure; ``weighting`` ``confidence`` weights each image's loss by the
-    cluster run's confidence (relative to the run's mean), ``none`` weights all alike. Predictions keep
+    cluster run's confidence (relative to the run's mean), ``none`` weights all alike. ``gce_q`` is the q of the
+    generalised cross-entropy the network learns with (:mod:`medsegkit.losses.robust`; 0.7, the setting of
+    Zhang and Sabuncu for noisy labels; 0 is the plain cross-entropy). Predictions keep
     what lies inside the field of view; ``tta`` averages the image and its two flips. With ``combine``, an
     image of the folder keeps its cluster mask where the cluster run was more confident in it than the
     network is in its own (new images have no cluster mask: ``predict`` gives the network's). With ``rounds`` 2
@@ -205,6 +207,7 @@ class SelfTrainConfig:
     weight_decay: float = 1e-4
     band: float = 0.02
     weighting: Literal["confidence", "none"] = "confidence"
+    gce_q: float = 0.7
     augment: Literal["keep-scale", "robust", "reference"] = "robust"
     threshold: float = 0.5
     tta: bool = False
@@ -224,6 +227,8 @@ class SelfTrainConfig:
             )
         if not 0 <= self.band < 0.25:
             raise ValueError(f"band must be a share of the image side in [0, 0.25), got {self.band}")
+        if not 0 <= self.gce_q <= 1:
+            raise ValueError(f"gce_q must be in [0, 1] (0: the plain cross-entropy), got {self.gce_q}")
         if not 0 < self.threshold < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise ValueError(
                 f"need 0 < threshold < 1, lr > 0 and weight_decay >= 0, got {self.threshold}, {self.lr} and "

@@ -7,9 +7,14 @@ the majority where one image's mask is wrong, and then segments any new image in
 Training (:class:`~medsegkit.lesion.config.SelfTrainConfig`): targets are the run's masks with a band
 around each boundary ignored (the teacher is least sure there); each image's loss is weighted by the
 run's confidence relative to the run's mean, so likely failures count little; the loss is the mean
-binary cross-entropy over the kept pixels of each image,
+generalised cross-entropy (Zhang and Sabuncu 2018, :mod:`medsegkit.losses.robust`) over the kept pixels of
+each image,
 
-    L = Σ_i w_i · mean_{p ∉ band_i} BCE(f(x_i)_p, y_ip) / B,    w_i = c_i / mean_j c_j,
+    L = Σ_i w_i · mean_{p ∉ band_i} (1 − p_t(x_i)_p^q) / q / B,    w_i = c_i / mean_j c_j,
+
+with p_t the network's probability of the teacher's label and q = ``gce_q`` (0: the binary
+cross-entropy). A teacher's wrong mask is one the rest of the folder contradicts; its pixels pull with
+weight p_t^q instead of the cross-entropy's full weight, so the network keeps what it learned elsewhere.
 
 under strong augmentation (:func:`medsegkit.data.augment.augment`, ``robust``). Learning rate: linear
 warm-up over the first tenth of the steps, then cosine decay to zero.
@@ -52,6 +57,7 @@ from medsegkit.job import Job, claim
 from medsegkit.lesion.config import SelfTrainConfig
 from medsegkit.lesion.segmenter import TASK, LesionPredictor, build_model, load_lesion_model, resolve_weights
 from medsegkit.lesion.teacher import IGNORE, Teacher, band_target, read_teacher, settle, weights
+from medsegkit.losses.robust import generalised_bce
 from medsegkit.training import train_epoch
 
 HEADROOM = 1.25  # images are kept at this multiple of the working size, for the augmentation's crops
@@ -120,8 +126,12 @@ def train(
         x = torch.stack([p[0] for p in pairs]).to(ctx.device).contiguous(memory_format=torch.channels_last)
         y = torch.stack([p[1] for p in pairs]).to(ctx.device)
         valid = (y != IGNORE).float()
-        bce = F.binary_cross_entropy_with_logits(net(x)[:, 0], y.clamp(max=1).float(), reduction="none")
-        per_image = (bce * valid).sum((1, 2)) / valid.sum((1, 2)).clamp(min=1)
+        logits, target = net(x)[:, 0], y.clamp(max=1).float()
+        if cfg.gce_q:
+            pixel = generalised_bce(logits, target, cfg.gce_q)
+        else:
+            pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        per_image = (pixel * valid).sum((1, 2)) / valid.sum((1, 2)).clamp(min=1)
         w = torch.tensor([weight[c] for c in names], device=per_image.device)
         return (w * per_image).mean()
 

@@ -117,6 +117,21 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(runner, teacher, 
     assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2]
 
 
+def test_the_loss_is_the_generalised_cross_entropy_unless_q_is_0(runner, teacher, tmp_path):
+    """(1 - p^q)/q <= -log p for every p, so with the same seed and batches the first epoch's GCE loss is
+    below the cross-entropy's; the config records which was used."""
+    _, run = teacher
+    losses = {}
+    for q in ("0", "0.7"):
+        out = tmp_path / q
+        result = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST, "--gce-q", q, "--no-combine"])
+        assert result.exit_code == 0, result.output
+        assert f"gce_q = {float(q)}" in (out / "config.toml").read_text()
+        losses[q] = json.loads((out / "history.json").read_text())[0]["loss"]
+    assert losses["0.7"] < 0.9 * losses["0"]
+    assert SelfTrainConfig().gce_q == 0.7
+
+
 def test_errors_are_one_line(runner, teacher, tmp_path):
     data, _ = teacher
     result = runner.invoke(app, ["self-train", str(data), "--out", str(tmp_path / "o"), *FAST])
@@ -125,3 +140,5 @@ def test_errors_are_one_line(runner, teacher, tmp_path):
     assert result.exit_code == 2 and "not a folder" in result.stderr
     result = runner.invoke(app, ["self-train", str(data), "--set", "band=0.5"])
     assert result.exit_code == 2 and "band" in result.stderr
+    result = runner.invoke(app, ["self-train", str(data), "--gce-q", "1.5"])
+    assert result.exit_code == 2 and "gce_q must be in [0, 1]" in result.stderr
