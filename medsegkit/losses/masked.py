@@ -22,13 +22,18 @@ class MaskedBCELoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-        if weight is None:
-            weight = torch.ones_like(loss)
         if self.gamma:
             p = torch.sigmoid(logits)
             p_t = p * target + (1 - p) * (1 - target)
             loss = loss * (1 - p_t) ** self.gamma
-        return (loss * weight).sum() / weight.sum().clamp_min(1)
+        return masked_mean(loss, weight)
+
+
+def masked_mean(loss: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """``Σ w · loss / Σ w`` (every element when ``weight`` is None); 0 when nothing is kept."""
+    if weight is None:
+        return loss.mean()
+    return (loss * weight).sum() / weight.sum().clamp_min(1)
 
 
 def focal_bce(gamma: float = 2.0) -> MaskedBCELoss:

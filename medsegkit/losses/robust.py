@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from medsegkit.losses.masked import masked_mean
+
 
 def generalised_bce(logits: torch.Tensor, target: torch.Tensor, q: float) -> torch.Tensor:
     """``(1 − p_t^q) / q`` per element, ``p_t = σ(logits)`` where ``target`` is 1 and ``1 − σ(logits)``
@@ -45,7 +47,4 @@ class MaskedGCELoss(nn.Module):
         self.q = q
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        loss = generalised_bce(logits, target, self.q)
-        if weight is None:
-            weight = torch.ones_like(loss)
-        return (loss * weight).sum() / weight.sum().clamp_min(1)
+        return masked_mean(generalised_bce(logits, target, self.q), weight)
