@@ -1,6 +1,7 @@
 """How fast ``medsegkit predict`` applies a checkpoint to a folder: the whole verb and the network alone.
 
     python bench/predict.py CHECKPOINT DATASET_OR_FOLDER [--out DIR] [--batch-size 8] [--device cpu]
+                            [--precision auto|fp32|bf16]
 
 Prints the seconds to load the checkpoint, then images per second of the prediction loop (reading,
 network, masks, confidence, overlays, writing; the model already loaded), and images per second of the
@@ -23,6 +24,7 @@ import torch
 from medsegkit.allocator import keep_freed_memory
 from medsegkit.data.images import collect_images
 from medsegkit.inference import load_predictor, predict_folder
+from medsegkit.precision import PRECISIONS, autocast, resolve_precision
 
 
 def forward_speed(model: torch.nn.Module, size: int, batch: int, device: str, batches: int = 5) -> float:
@@ -45,22 +47,25 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     args = parser.parse_args()
 
     keep_freed_memory()  # as the verb's session does
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-predict-"))
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    predictor = load_predictor(args.checkpoint, args.device, None, 0)
+    precision = resolve_precision(args.precision, args.device)
+    predictor = load_predictor(args.checkpoint, args.device, None, 0, precision)
     loaded = time.perf_counter() - start
-    print(f"checkpoint loaded in {loaded:.2f} s ({predictor.task}), {torch.get_num_threads()} threads")
+    print(f"checkpoint loaded in {loaded:.2f} s ({predictor.task}), {torch.get_num_threads()} threads, {precision}")
     _, items = collect_images(args.images)
     start = time.perf_counter()
     predict_folder(predictor, items, out, args.batch_size)
     seconds = time.perf_counter() - start
     print(f"predict loop: {len(items)} images in {seconds:.2f} s, {len(items) / seconds:.1f} images/s")
     size = predictor.cfg.size if predictor.task == "lesion" else predictor.size
-    speed = forward_speed(predictor.model, size, args.batch_size, args.device)
+    with autocast(precision, args.device):
+        speed = forward_speed(predictor.model, size, args.batch_size, args.device)
     print(f"network alone: {speed:.1f} images/s ({args.batch_size} x 3 x {size} x {size})")
 
 

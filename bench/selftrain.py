@@ -96,9 +96,11 @@ def forward_speed(checkpoint: Path, batches: int = 5, batch: int = 8) -> float:
 
     from medsegkit.checkpoint import read_checkpoint
     from medsegkit.lesion.segmenter import load_lesion_model
+    from medsegkit.models.fold import inference_copy
 
     model, cfg = load_lesion_model(checkpoint, read_checkpoint(checkpoint))
-    x = torch.rand(batch, 3, cfg.size, cfg.size).contiguous(memory_format=torch.channels_last)  # as predict does
+    model = inference_copy(model, cfg.size, "cpu")  # as predict does
+    x = torch.rand(batch, 3, cfg.size, cfg.size).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         model(x)
         start = time.perf_counter()

@@ -8,7 +8,7 @@ resuming (``cases/<case>.json`` is written last), atomic writes and the summary 
 Output folder::
 
     masks/<case>.png       canonical labels at each image's own size
-    overlays/<case>.png    the structures' contours, at most 1024 pixels on the longer side
+    overlays/<case>.jpg    the structures' contours, at most 1024 pixels on the longer side
     cases/<case>.json      the image's record (areas, ratios, confidence, ...); written last (resume marker)
     predictions.csv        every finished image's record (all shards), with manifest.json
     review.csv             (tasks with a confidence) every image from least to most confident
@@ -31,10 +31,11 @@ from medsegkit import __version__, distributed
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from medsegkit.data.dataset import resolve_dataset
 from medsegkit.data.imageio import png_bytes, read_rgb
-from medsegkit.data.images import Shard, collect_images
+from medsegkit.data.images import Shard, collect_images, overlay_bytes, overlay_path
 from medsegkit.distributed import barrier
 from medsegkit.errors import DataError, UsageError
 from medsegkit.job import Job, claim
+from medsegkit.precision import resolve_precision
 
 
 class Predictor(Protocol):
@@ -62,7 +63,8 @@ def predict_folder(
     todo = [(c, p) for c, p in items if not (out / "cases" / f"{c}.json").is_file()]
     batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
     # one batch's files are encoded and written by a second thread while the next batch is predicted
-    # (PNG encoding releases the GIL); at most one batch waits, and an error there stops the run here
+    # (encoding releases the GIL); at most one batch waits, and an error there stops the run here.
+    # Reading the next batch there too was slower on 2 cores (bench/predict.py): it competes with the network
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future | None = None
         for batch in progress(batches) if progress else batches:
@@ -79,7 +81,7 @@ def _write_batch(out: Path, batch: list[tuple[str, Path]], results: list[tuple[n
     """Each image's mask, overlay, then its case record (last: it marks the image done)."""
     for (case_id, path), (labels, drawn, record) in zip(batch, results, strict=True):
         write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(labels))
-        write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(drawn))
+        write_bytes_atomic(overlay_path(out, case_id), overlay_bytes(drawn))
         write_json_atomic(out / "cases" / f"{case_id}.json", {"case": case_id, "image": str(path), **record})
 
 
@@ -90,7 +92,7 @@ def review_table(records: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
     writer = csv.DictWriter(table, fieldnames=[*fields, "overlay"], extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in sorted(records, key=lambda r: (r.get("confidence") or 0.0, r["case"])):
-        writer.writerow({**r, "overlay": f"overlays/{r['case']}.png"})
+        writer.writerow({**r, "overlay": overlay_path(Path(), r["case"]).as_posix()})
     return table.getvalue()
 
 
@@ -136,9 +138,12 @@ def finite(value: float) -> float | None:
     return round(value, 6) if np.isfinite(value) else None
 
 
-def load_predictor(checkpoint: Path, device: str, threshold: float | None, passes: int) -> Predictor:
+def load_predictor(
+    checkpoint: Path, device: str, threshold: float | None, passes: int, precision: str = "fp32"
+) -> Predictor:
     """The predictor of any medsegkit checkpoint: a ``self-train`` lesion network, or a fundus source or
-    adapted model; ``threshold`` None is the task's own (lesion: the network's, fundus: adapt's 0.75)."""
+    adapted model; ``threshold`` None is the task's own (lesion: the network's, fundus: adapt's 0.75);
+    ``precision`` ``fp32`` or ``bf16`` (see :func:`medsegkit.precision.resolve_precision`)."""
     from medsegkit.checkpoint import read_checkpoint
 
     payload = read_checkpoint(checkpoint)
@@ -146,14 +151,14 @@ def load_predictor(checkpoint: Path, device: str, threshold: float | None, passe
         from medsegkit.lesion.segmenter import LesionPredictor, load_lesion_model
 
         model, cfg = load_lesion_model(checkpoint, payload, device)
-        return LesionPredictor(model, cfg, device, threshold, passes)
+        return LesionPredictor(model, cfg, device, threshold, passes, precision)
     from medsegkit.fundus.config import AdaptConfig
     from medsegkit.fundus.predict import FundusPredictor
     from medsegkit.fundus.source import load_source_model
 
     model, source = load_source_model(checkpoint, device)
     return FundusPredictor(
-        model, source.size, AdaptConfig.threshold if threshold is None else threshold, device, passes
+        model, source.size, AdaptConfig.threshold if threshold is None else threshold, device, passes, precision
     )
 
 
@@ -165,10 +170,12 @@ def predict(
     uncertainty: int = 0,
     batch_size: int = 8,
     shard: str | None = None,
+    precision: str = "auto",
 ) -> tuple[Path, dict[str, Any]]:
     """``medsegkit predict``: apply ``checkpoint`` at its working size to a prepared dataset or a folder of
     images; returns the output folder (default ``runs/predict-<images>``) and the manifest (empty on
-    ``torchrun`` ranks other than 0). A rerun skips finished images; other settings are refused."""
+    ``torchrun`` ranks other than 0). A rerun skips finished images; other settings are refused.
+    ``precision`` ``auto`` is bfloat16 where the device runs it natively (:mod:`medsegkit.precision`)."""
     if threshold is not None and not 0 < threshold < 1:
         raise UsageError(f"--threshold must be between 0 and 1, got {threshold}")
     if uncertainty < 0 or batch_size < 1:
@@ -179,11 +186,13 @@ def predict(
     name, items = collect_images(target)
     out = job.destination(Path("runs") / f"predict-{name}")
     with distributed.session(job.device, job.threads) as ctx:
-        predictor = load_predictor(Path(checkpoint), ctx.device, threshold, uncertainty)
+        precision = resolve_precision(precision, ctx.device)
+        predictor = load_predictor(Path(checkpoint), ctx.device, threshold, uncertainty, precision)
         settings = {
             "checkpoint": str(Path(checkpoint).resolve()),
             "threshold": predictor.threshold,
             "uncertainty": uncertainty,
+            "precision": precision,
         }
         claim(out, settings, ("masks", "overlays", "cases"))
         progress = job.progress if (job.progress and ctx.is_main) else None

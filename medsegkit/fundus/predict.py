@@ -15,8 +15,10 @@ import torch
 from medsegkit import metrics
 from medsegkit.data.images import display_copy
 from medsegkit.fundus.source import labels_of
-from medsegkit.imaging import overlay, resize_nearest, resize_square, to_tensor
+from medsegkit.imaging import batch_tensor, overlay, resize_nearest, resize_square
 from medsegkit.inference import finite
+from medsegkit.models.fold import inference_copy
+from medsegkit.precision import autocast
 from medsegkit.uncertainty import mc_dropout
 
 FIELDS = ("case", "height", "width", "disc_area", "cup_area", "vcdr", "uncertainty_disc", "uncertainty_cup")
@@ -24,23 +26,23 @@ FIELDS = ("case", "height", "width", "disc_area", "cup_area", "vcdr", "uncertain
 
 class FundusPredictor:
     """Disc and cup of a two-output (cup, disc) sigmoid model at ``size``, cut at ``threshold``;
-    ``passes`` > 0 adds the MC-dropout uncertainty."""
+    ``passes`` > 0 adds the MC-dropout uncertainty; ``precision`` ``fp32`` or ``bf16``."""
 
     task = "fundus"
     fields = FIELDS
 
-    def __init__(self, model: torch.nn.Module, size: int, threshold: float, device: str, passes: int = 0) -> None:
-        self.model, self.size, self.threshold, self.device, self.passes = model, size, threshold, device, passes
-        # channels-last: oneDNN's depthwise convolutions run much faster in it on CPU (bench/predict.py)
-        self.model.to(memory_format=torch.channels_last)
+    def __init__(
+        self, model: torch.nn.Module, size: int, threshold: float, device: str, passes: int = 0, precision: str = "fp32"
+    ) -> None:
+        self.size, self.threshold, self.device, self.passes, self.precision = size, threshold, device, passes, precision
+        self.model = inference_copy(model, size, device)
 
     @torch.no_grad()
     def predict(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
-        x = torch.stack([to_tensor(resize_square(image, self.size)) for image in images]).to(self.device)
-        x = x.contiguous(memory_format=torch.channels_last)
-        self.model.eval()
-        prob = torch.sigmoid(self.model(x)).cpu().numpy()
-        std = mc_dropout(self.model, x, self.passes)[1].cpu().numpy() if self.passes else None
+        x = batch_tensor([resize_square(image, self.size) for image in images]).to(self.device)
+        with autocast(self.precision, self.device):
+            prob = torch.sigmoid(self.model(x)).float().cpu().numpy()
+            std = mc_dropout(self.model, x, self.passes)[1].float().cpu().numpy() if self.passes else None
         results = []
         for i, image in enumerate(images):
             h, w = image.shape[:2]

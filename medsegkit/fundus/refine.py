@@ -37,6 +37,7 @@ from medsegkit import config as config_module
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from medsegkit.data.dataset import Dataset, resolve_dataset
 from medsegkit.data.imageio import png_bytes
+from medsegkit.data.images import display_copy, overlay_bytes, overlay_path
 from medsegkit.distributed import resolve_device, set_up_process
 from medsegkit.errors import DataError, UsageError
 from medsegkit.fundus.config import RefineConfig
@@ -226,9 +227,10 @@ def _write_case(out: Path, ds: Dataset, case_id: str, prob: np.ndarray, label: n
     labels, weights = resize_nearest(labels, (h, w)), resize_nearest(weights, (h, w))
     write_bytes_atomic(out / "pseudo" / f"{case_id}.png", png_bytes(labels))
     write_bytes_atomic(out / "weights" / f"{case_id}.png", png_bytes(weights))
-    write_bytes_atomic(
-        out / "overlays" / f"{case_id}.png", png_bytes(overlay(overlay(image, labels >= 1), labels == 2, (0, 128, 255)))
-    )
+    shown = display_copy(image)
+    small = resize_nearest(labels, shown.shape[:2])
+    drawn = overlay(overlay(shown, small >= 1), small == 2, (0, 128, 255))
+    write_bytes_atomic(overlay_path(out, case_id), overlay_bytes(drawn))
     buffer = io.BytesIO()
     np.savez_compressed(buffer, prob=prob.astype(np.float16))
     write_bytes_atomic(out / "prob" / f"{case_id}.npz", buffer.getvalue())

@@ -33,7 +33,7 @@ def field_of_view(image: np.ndarray, config: FieldOfViewConfig = FieldOfViewConf
         (True, False, 0.8)
     """
     h, w = image.shape[:2]
-    value = image.max(axis=2).astype(np.float64)
+    value = np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2]).astype(np.float64)
     sigma = config.smoothing * min(h, w)
     if sigma > 0:
         value = ndimage.gaussian_filter(value, sigma)

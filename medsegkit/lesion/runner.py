@@ -7,7 +7,7 @@ Output folder::
     manifest.json          run settings, versions, device and one record per finished image
     clusters/<case>.png    cluster map at the image's original size (uint8, or 16-bit if needed)
     masks/<case>.png       blind lesion mask (0/1) at the original size, colour-refined unless switched off
-    overlays/<case>.png    the mask's contour drawn on the image, at most OVERLAY_SIDE pixels on its longer side
+    overlays/<case>.jpg    the mask's contour drawn on the image, at most OVERLAY_SIDE pixels on its longer side
     cases/<case>.json      per-image record, written last: its presence marks the image as done
     failed/<case>.json     an image that could not be read, with the reason (removed once it succeeds)
     review.csv             every finished image from least to most confident, with its overlay
@@ -34,7 +34,7 @@ from medsegkit import config as config_module
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from medsegkit.data.dataset import resolve_dataset
 from medsegkit.data.imageio import png_bytes, read_rgb
-from medsegkit.data.images import Shard, collect_images, display_copy
+from medsegkit.data.images import Shard, collect_images, display_copy, overlay_bytes, overlay_path
 from medsegkit.distributed import Context, barrier
 from medsegkit.errors import DataError, UsageError
 from medsegkit.imaging import overlay, resize_nearest, resize_square
@@ -219,7 +219,7 @@ def _cluster_one(
     write_bytes_atomic(out / "masks" / f"{case_id}.png", png_bytes(resize_nearest(found.mask.astype(np.uint8), (h, w))))
     display = display_copy(image)
     drawn = overlay(display, resize_nearest(found.mask.astype(np.uint8), display.shape[:2]) > 0)
-    write_bytes_atomic(out / "overlays" / f"{case_id}.png", png_bytes(drawn))
+    write_bytes_atomic(overlay_path(out, case_id), overlay_bytes(drawn))
     return {
         "case": case_id,
         "image": str(path),
@@ -247,7 +247,7 @@ def review_table(records: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(table, fieldnames=REVIEW_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in sorted(records, key=lambda r: (r.get("confidence", 0.0), r["case"])):
-        writer.writerow({**r, "overlay": f"overlays/{r['case']}.png"})
+        writer.writerow({**r, "overlay": overlay_path(Path(), r["case"]).as_posix()})
     return table.getvalue()
 
 

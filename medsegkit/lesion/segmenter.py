@@ -27,12 +27,14 @@ from medsegkit import config as config_module
 from medsegkit.checkpoint import apply_checkpoint
 from medsegkit.data.images import display_copy
 from medsegkit.errors import DataError
-from medsegkit.imaging import overlay, resize_nearest, resize_square, to_tensor
+from medsegkit.imaging import batch_tensor, overlay, resize_nearest, resize_square
 from medsegkit.lesion.confidence import boundary_contrast
 from medsegkit.lesion.config import SelfTrainConfig
 from medsegkit.lesion.fov import field_of_view
 from medsegkit.models import create_model, pretrained
+from medsegkit.models.fold import inference_copy
 from medsegkit.morphology import dilate
+from medsegkit.precision import autocast
 from medsegkit.uncertainty import mc_dropout
 
 TASK = "lesion"
@@ -75,45 +77,43 @@ def load_lesion_model(
     cfg = config_module.build(SelfTrainConfig, saved, "lesion checkpoint")
     model = build_model(cfg, weights=False)
     apply_checkpoint(checkpoint, payload, model)
-    # channels-last: oneDNN's depthwise convolutions (most of EfficientNet) run much faster in it on CPU
-    return model.to(device, memory_format=torch.channels_last).eval(), cfg
+    return model.to(device).eval(), cfg
 
 
-@torch.no_grad()
-def probabilities(
-    model: torch.nn.Module, images: list[np.ndarray], size: int, tta: bool, device: str
-) -> list[np.ndarray]:
-    """Lesion probability ``(H, W)`` float32 of each ``(H, W, 3)`` uint8 image at its own size."""
+@torch.inference_mode()
+def probabilities(model: torch.nn.Module, x: torch.Tensor, tta: bool) -> torch.Tensor:
+    """Lesion probability ``(B, 1, s, s)`` of a ``(B, 3, s, s)`` batch (with ``tta``, averaged over the batch
+    and its horizontal and vertical flips)."""
     model.eval()
-    x = torch.stack([to_tensor(resize_square(image, size)) for image in images]).to(device)
-    x = x.contiguous(memory_format=torch.channels_last)
     prob = torch.sigmoid(model(x))
     if tta:
         prob = (prob + torch.sigmoid(model(x.flip(-1))).flip(-1) + torch.sigmoid(model(x.flip(-2))).flip(-2)) / 3
-    out = []
-    for i, image in enumerate(images):
-        full = F.interpolate(prob[i : i + 1], size=image.shape[:2], mode="bilinear", align_corners=False)
-        out.append(full[0, 0].cpu().numpy())
-    return out
+    return prob
 
 
-def decide(image: np.ndarray, prob: np.ndarray, threshold: float) -> tuple[np.ndarray, dict[str, float]]:
-    """The ``(H, W)`` bool mask of one image's probability map and its confidence record.
+def decide(
+    image: np.ndarray, small: np.ndarray, prob: torch.Tensor, threshold: float
+) -> tuple[np.ndarray, dict[str, float]]:
+    """The ``(H, W)`` bool mask of an ``(H, W, 3)`` image and its confidence record, from the image at the
+    working size (``small``, ``(s, s, 3)``) and the network's probability there (``prob``, ``(1, s, s)``).
 
-    The mask is ``prob > threshold`` inside the field of view (found at 256 px at most, then resized).
+    The mask is ``prob > threshold`` inside the field of view, the probability resized (bilinear) to the
+    image and the field of view found at 256 px at most (then resized). The confidence is measured at
+    the working size, so that it costs the same and means the same whatever the image's resolution.
     """
-    fov = field_of_view(resize_square(image, min(256, *image.shape[:2])))
-    if fov.shape != prob.shape:
-        fov = resize_nearest(fov, prob.shape)
-    mask = (prob > threshold) & fov
-    return mask, mask_confidence(image, prob, mask, fov)
+    side = min(256, *image.shape[:2])
+    fov = field_of_view(small if side == small.shape[0] else resize_square(image, side))
+    full = F.interpolate(prob[None], size=image.shape[:2], mode="bilinear", align_corners=False)[0, 0].cpu().numpy()
+    mask = (full > threshold) & resize_nearest(fov, full.shape)
+    work = prob[0].cpu().numpy()
+    fov_work = resize_nearest(fov, work.shape)
+    return mask, mask_confidence(small, work, (work > threshold) & fov_work, fov_work)
 
 
 def mask_confidence(image: np.ndarray, prob: np.ndarray, mask: np.ndarray, fov: np.ndarray) -> dict[str, float]:
     """``certainty · contrast`` of ``mask`` (see the module docstring), with both pieces; 0 for an empty mask.
 
-    Computed on every ``step``-th pixel, ``step`` keeping about 256 pixels on the shorter side, so that a
-    12-megapixel image costs no more than a small one."""
+    Computed on every ``step``-th pixel, ``step`` keeping about 256 pixels on the shorter side."""
     if not mask.any():
         return {"confidence": 0.0, "certainty": 0.0, "contrast": 0.0}
     step = max(1, min(mask.shape) // 256)
@@ -145,27 +145,37 @@ FIELDS = (
 
 class LesionPredictor:
     """Lesion masks of a self-trained network (:func:`probabilities`, :func:`decide`), with ``threshold``
-    (None: the network's own); ``passes`` > 0 adds the mean MC-dropout uncertainty inside the lesion."""
+    (None: the network's own); ``passes`` > 0 adds the mean MC-dropout uncertainty inside the lesion;
+    ``precision`` ``fp32`` or ``bf16`` (:mod:`medsegkit.precision`)."""
 
     task = TASK
     fields = FIELDS
 
     def __init__(
-        self, model: torch.nn.Module, cfg: SelfTrainConfig, device: str, threshold: float | None = None, passes: int = 0
+        self,
+        model: torch.nn.Module,
+        cfg: SelfTrainConfig,
+        device: str,
+        threshold: float | None = None,
+        passes: int = 0,
+        precision: str = "fp32",
     ) -> None:
-        self.model, self.cfg, self.device, self.passes = model, cfg, device, passes
+        self.model, self.cfg, self.device, self.passes = inference_copy(model, cfg.size, device), cfg, device, passes
         self.threshold = cfg.threshold if threshold is None else threshold
+        self.precision = precision
 
     def predict(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
-        probs = probabilities(self.model, images, self.cfg.size, self.cfg.tta, self.device)
+        small = [resize_square(image, self.cfg.size) for image in images]
+        x = batch_tensor(small).to(self.device)
         std = None
-        if self.passes:
-            x = torch.stack([to_tensor(resize_square(image, self.cfg.size)) for image in images]).to(self.device)
-            with torch.no_grad():
-                std = mc_dropout(self.model, x, self.passes)[1][:, 0].cpu().numpy()
+        with autocast(self.precision, self.device):
+            prob = probabilities(self.model, x, self.cfg.tta).float()
+            if self.passes:
+                with torch.no_grad():
+                    std = mc_dropout(self.model, x, self.passes)[1][:, 0].float().cpu().numpy()
         results = []
-        for i, (image, prob) in enumerate(zip(images, probs, strict=True)):
-            mask, scores = decide(image, prob, self.threshold)
+        for i, image in enumerate(images):
+            mask, scores = decide(image, small[i], prob[i], self.threshold)
             shown = display_copy(image)
             record: dict[str, Any] = {
                 "height": image.shape[0],
@@ -177,6 +187,6 @@ class LesionPredictor:
             if std is not None:
                 inside = resize_nearest(mask.astype(np.uint8), std.shape[1:]) > 0
                 record["uncertainty_lesion"] = round(float(std[i][inside].mean()), 6) if inside.any() else None
-            drawn = overlay(shown, resize_nearest(mask.astype(np.uint8), shown.shape[:2]) > 0)
+            drawn = overlay(shown, mask if shown.shape[:2] == mask.shape else resize_nearest(mask, shown.shape[:2]))
             results.append((mask.astype(np.uint8), drawn, record))
         return results

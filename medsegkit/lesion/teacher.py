@@ -12,7 +12,7 @@ import numpy as np
 from medsegkit import metrics
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic
 from medsegkit.data.imageio import png_bytes, read_labels, read_rgb
-from medsegkit.data.images import display_copy
+from medsegkit.data.images import display_copy, overlay_bytes, overlay_path
 from medsegkit.errors import DataError
 from medsegkit.imaging import overlay, resize_nearest
 from medsegkit.morphology import dilate, erode
@@ -106,7 +106,7 @@ def settle(out: Path, teacher: Teacher, combine: bool) -> None:
         shown = display_copy(read_rgb(teacher.image))
         write_bytes_atomic(out / "masks" / f"{teacher.case}.png", png_bytes(taught.astype(np.uint8)))
         drawn = overlay(shown, resize_nearest(taught.astype(np.uint8), shown.shape[:2]) > 0)
-        write_bytes_atomic(out / "overlays" / f"{teacher.case}.png", png_bytes(drawn))
+        write_bytes_atomic(overlay_path(out, teacher.case), overlay_bytes(drawn))
         record |= {
             "mask_source": "teacher",
             "confidence": teacher.confidence,

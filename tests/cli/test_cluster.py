@@ -45,7 +45,7 @@ def test_kmeans_cluster_then_evaluate(runner, derm, tmp_path):
         mask = read_labels(tmp_path / "km" / "masks" / f"{cid}.png")
         assert mask.shape == (64, 64) and set(np.unique(mask)) <= {0, 1}  # back at the image's size
         assert read_labels(tmp_path / "km" / "clusters" / f"{cid}.png").shape == (64, 64)
-        assert read_rgb(tmp_path / "km" / "overlays" / f"{cid}.png").shape == (64, 64, 3)
+        assert read_rgb(tmp_path / "km" / "overlays" / f"{cid}.jpg").shape == (64, 64, 3)
     manifest = json.loads((tmp_path / "km" / "manifest.json").read_text())
     assert manifest["finished"] == 6 and manifest["method"] == "kmeans" and manifest["config"]["num_clusters"] == 2
     assert "num_clusters = 2" in (tmp_path / "km" / "config.toml").read_text()

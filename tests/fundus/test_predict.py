@@ -42,7 +42,7 @@ def test_predict_a_dataset_then_resume(runner, shift_domains, tmp_path):
         assert labels.shape == (48, 48) and set(np.unique(labels)) <= {0, 1, 2}  # each image's own size
         assert int(r["disc_area"]) == int((labels >= 1).sum()) and int(r["cup_area"]) == int((labels == 2).sum())
         assert "uncertainty_disc" in r
-        assert (out / "overlays" / f"{r['case']}.png").is_file()
+        assert (out / "overlays" / f"{r['case']}.jpg").is_file()
     # the masks are the model's own: the same as a direct forward pass, cut at the threshold
     model, cfg = load_source_model(checkpoint)
     model.eval()

@@ -54,7 +54,7 @@ def test_refine_writes_pseudo_labels_for_every_target_train_image(runner, domain
         assert labels.shape == weights.shape == (48, 48)
         assert set(np.unique(labels)) <= {0, 1, 2} and set(np.unique(weights)) <= {0, 1, 2, 3}
         assert np.load(tmp_path / "r" / "prob" / f"{case}.npz")["prob"].shape == (2, 32, 32)
-        assert (tmp_path / "r" / "overlays" / f"{case}.png").is_file()
+        assert (tmp_path / "r" / "overlays" / f"{case}.jpg").is_file()
     if method == "dpl":
         assert manifest["fell_back"] == {"cup": 0, "disc": 0} and "refined" not in manifest["cases"][0]
         return

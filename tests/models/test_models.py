@@ -8,6 +8,7 @@ import torch
 from medsegkit import registry
 from medsegkit.errors import DataError, UsageError
 from medsegkit.models import create_model
+from medsegkit.models.fold import fold_batchnorm
 
 # small settings and input shapes (B, 3, H, W) per model; a registered model missing here fails
 CASES: dict[str, tuple[dict, list[tuple[int, int, int, int]], int]] = {
@@ -44,6 +45,22 @@ class TestModel:
         loss.backward()
         missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
         assert not missing, missing
+
+    def test_folding_batchnorm_keeps_the_evaluation_output(self, name):
+        model = self.make(name).eval()
+        with torch.no_grad():  # trained-looking statistics, so that folding has something to change
+            for module in model.modules():
+                if isinstance(module, torch.nn.BatchNorm2d):
+                    module.running_mean.uniform_(-0.5, 0.5)
+                    module.running_var.uniform_(0.5, 2.0)
+        x = torch.rand(*CASES[name][1][-1])
+        folded, count = fold_batchnorm(model, x)
+        with torch.inference_mode():
+            torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
+        norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+        assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules()) == norms - count
+        if name == "deeplabv3plus":
+            assert count > 0 and norms - count == 0  # every BatchNorm of the DeepLab follows a convolution
 
     def test_same_seed_same_output(self, name):
         x = torch.rand(*CASES[name][1][0])
