@@ -164,6 +164,15 @@ def session(device: str = "auto", threads: int | None = None) -> Iterator[Contex
         shutdown()
 
 
+def summed(value: float, ctx: Context) -> float:
+    """``value`` summed over every process (itself for one): CPU seconds of a whole torchrun job."""
+    if not ctx.distributed:
+        return value
+    total = torch.tensor([value], dtype=torch.float64, device=ctx.device if ctx.device.startswith("cuda") else "cpu")
+    dist.all_reduce(total)
+    return float(total.item())
+
+
 def barrier(ctx: Context) -> None:
     """Wait for every process (no-op for one)."""
     if ctx.distributed:

@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import platform
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -56,8 +57,9 @@ def predict_folder(
     out: Path,
     batch_size: int = 8,
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
-) -> None:
-    """Predict every ``(case, image path)`` of ``items`` not yet finished in ``out``, ``batch_size`` at a time."""
+) -> int:
+    """Predict every ``(case, image path)`` of ``items`` not yet finished in ``out``, ``batch_size`` at a time;
+    returns how many were predicted."""
     for sub in ("masks", "overlays", "cases"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     todo = [(c, p) for c, p in items if not (out / "cases" / f"{c}.json").is_file()]
@@ -75,6 +77,18 @@ def predict_folder(
             pending = writer.submit(_write_batch, out, batch, results)
         if pending is not None:
             pending.result()
+    return len(todo)
+
+
+def timing(start: tuple[float, float], images: int, ctx: distributed.Context) -> dict[str, float]:
+    """Images predicted, wall seconds and CPU seconds (every thread, every torchrun process) since ``start``,
+    a ``(time.perf_counter(), time.process_time())`` pair. Every process must call it."""
+    wall, cpu = time.perf_counter() - start[0], time.process_time() - start[1]
+    return {
+        "images": int(distributed.summed(float(images), ctx)),
+        "seconds": round(wall, 3),
+        "cpu_seconds": round(distributed.summed(cpu, ctx), 3),
+    }
 
 
 def _write_batch(out: Path, batch: list[tuple[str, Path]], results: list[tuple[np.ndarray, np.ndarray, dict]]) -> None:
@@ -196,9 +210,11 @@ def predict(
         }
         claim(out, settings, ("masks", "overlays", "cases"))
         progress = job.progress if (job.progress and ctx.is_main) else None
-        predict_folder(predictor, Shard.parse(shard).select(items), out, batch_size, progress)
+        start = time.perf_counter(), time.process_time()
+        done = predict_folder(predictor, Shard.parse(shard).select(items), out, batch_size, progress)
+        spent = timing(start, done, ctx)
         if ctx.distributed:
             barrier(ctx)
             if not ctx.is_main:
                 return out, {}
-    return out, write_summary(out, predictor, name, images, settings, len(items), ctx.device)
+    return out, write_summary(out, predictor, name, images, settings, len(items), ctx.device, {"prediction": spent})

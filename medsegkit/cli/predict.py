@@ -53,8 +53,10 @@ def predict(
     destination, manifest = run(checkpoint, images, job, threshold, uncertainty, batch_size, shard, precision)
     if manifest:
         done, total = manifest["finished"], manifest["input"]["images"]
+        spent = manifest["prediction"]
         report.out.print(
-            f"{done}/{total} images predicted in {destination} on {manifest['device']}; see predictions.csv"
+            f"{done}/{total} images predicted in {destination} on {manifest['device']} ({spent['images']} now, "
+            f"{spent['seconds']:.1f} s, CPU {spent['cpu_seconds']:.1f} s); see predictions.csv"
         )
         report.err.print(report_hint([destination]), soft_wrap=True)
 

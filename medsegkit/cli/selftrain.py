@@ -70,11 +70,14 @@ def self_train(
     destination, manifest = run_self_train(str(run), cfg, job, resume)
     if not manifest:
         return  # a torchrun rank other than 0
-    training = manifest["training"]
+    training, spent = manifest["training"], manifest["prediction"]
+    cpu = training.get("total_train_cpu_seconds")  # absent in a run trained before CPU time was recorded
     report.out.print(
         f"{manifest['finished']}/{manifest['input']['images']} images segmented in {destination} on "
-        f"{manifest['device']} (training {training['total_train_seconds']:.0f} s); model.pt predicts new images; "
-        "see review.csv"
+        f"{manifest['device']} (training {training['total_train_seconds']:.0f} s"
+        + (f", CPU {cpu:.0f} s" if cpu is not None else "")
+        + f"; prediction {spent['seconds']:.1f} s, CPU {spent['cpu_seconds']:.1f} s); model.pt predicts new "
+        "images; see review.csv"
     )
     report.err.print(report_hint([destination]), soft_wrap=True)
 

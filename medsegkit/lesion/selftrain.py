@@ -26,7 +26,8 @@ Output folder (the layout of ``cluster``, so ``evaluate``, ``report`` and ``expo
     model.pt                     the trained network with its config (``medsegkit predict`` takes it)
     masks/, overlays/, cases/    the folder's new masks at each image's size (:mod:`medsegkit.inference`)
     predictions.csv, review.csv  per image: lesion area and confidence; review.csv least confident first
-    manifest.json                the above, the teacher's per-image Dice agreement and training time
+    manifest.json                the above, the teacher's per-image Dice agreement, training and prediction
+                                 time (wall and CPU seconds)
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from medsegkit.data.images import Shard
 from medsegkit.distributed import Context, barrier, wrap
 from medsegkit.errors import DataError, UsageError
 from medsegkit.imaging import resize_square
-from medsegkit.inference import predict_folder, write_summary
+from medsegkit.inference import predict_folder, timing, write_summary
 from medsegkit.job import Job, claim
 from medsegkit.lesion.config import SelfTrainConfig
 from medsegkit.lesion.segmenter import TASK, LesionPredictor, build_model, load_lesion_model, resolve_weights
@@ -91,7 +92,9 @@ def train(
     # (oneDNN's depthwise convolutions, most of EfficientNet, are much faster in it)
     model = build_model(cfg).to(ctx.device, memory_format=torch.channels_last)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "history": [], "seconds": 0.0}, ctx.is_main)
+    fresh = {"epoch": 0, "history": [], "seconds": 0.0, "cpu_seconds": 0.0}
+    state = resume_run(out, cfg, model, optimiser, resume, fresh, ctx.is_main)
+    state.setdefault("cpu_seconds", 0.0)  # a run begun before CPU time was recorded
     barrier(ctx)
     torch.manual_seed(cfg.seed + ctx.rank)
     net = wrap(model, ctx)
@@ -137,7 +140,7 @@ def train(
 
     todo = range(state["epoch"] + 1, epochs + 1)
     for epoch in progress(todo, "self-train") if progress and ctx.is_main else todo:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         step[0] = (epoch - 1) * cfg.steps_per_epoch
         steps = min(cfg.steps_per_epoch, cfg.steps - step[0])
         rng = np.random.default_rng([cfg.seed, epoch])
@@ -146,6 +149,7 @@ def train(
         loss = train_epoch(net, optimiser, tokens, batch_loss, ctx, cfg.seed, epoch, cfg.batch_size)
         state["epoch"] = epoch
         state["seconds"] += time.perf_counter() - start
+        state["cpu_seconds"] += time.process_time() - cpu  # every thread of this process
         state["history"].append(
             {"epoch": epoch, "steps": step[0], "loss": loss, "seconds": round(time.perf_counter() - start, 3)}
         )
@@ -183,13 +187,16 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
         else:
             model, state = train(teachers, out, cfg, ctx, resume, job.progress)
             before = teacher_run / "training.json"  # an earlier round's
-            earlier = json.loads(before.read_text())["total_train_seconds"] if before.is_file() else 0.0
+            earlier = json.loads(before.read_text()) if before.is_file() else {}
+            cpu = distributed.summed(state["cpu_seconds"], ctx)  # every thread of every process
             state = {
                 "round": cfg.rounds,
                 "epochs": state["epoch"],
                 "steps": cfg.steps,
                 "train_seconds": round(state["seconds"], 3),
-                "total_train_seconds": round(earlier + state["seconds"], 3),
+                "total_train_seconds": round(earlier.get("total_train_seconds", 0.0) + state["seconds"], 3),
+                "train_cpu_seconds": round(cpu, 3),
+                "total_train_cpu_seconds": round(earlier.get("total_train_cpu_seconds", 0.0) + cpu, 3),
                 "world_size": ctx.world_size,
                 "device": ctx.device,
             }
@@ -201,10 +208,12 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
         items = sorted((t.case, t.image) for t in teachers)
         bar = (lambda xs: job.progress(xs, "predict")) if job.progress and ctx.is_main else None
         mine = Shard.parse(None).select(items)
-        predict_folder(predictor, mine, out, cfg.batch_size, bar)
+        start = time.perf_counter(), time.process_time()
+        done = predict_folder(predictor, mine, out, cfg.batch_size, bar)
         by_case = {t.case: t for t in teachers}
         for case, _ in mine:
             settle(out, by_case[case], cfg.combine)
+        spent = timing(start, done, ctx)
         if ctx.distributed:
             barrier(ctx)
             if not ctx.is_main:
@@ -217,6 +226,6 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
         settings,
         len(teachers),
         ctx.device,
-        {"training": state},
+        {"training": state, "prediction": spent},
     )
     return out, manifest

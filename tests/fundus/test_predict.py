@@ -31,10 +31,14 @@ def test_labels_follow_adapts_rule():
 def test_predict_a_dataset_then_resume(runner, shift_domains, tmp_path):
     checkpoint, target = shift_domains
     out = tmp_path / "p"
-    args = ["predict", str(checkpoint), str(target), "--out", str(out), "--batch-size", "4", "--uncertainty", "2"]
+    args = ["predict", str(checkpoint), str(target), "--out", str(out), "--precision", "fp32", "--batch-size", "4"]
+    args += ["--uncertainty", "2"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     ids = json.loads((target / "dataset.json").read_text())["splits"]["all"]
+    spent = json.loads((out / "manifest.json").read_text())["prediction"]
+    assert spent["images"] == len(ids) and spent["seconds"] > 0 and spent["cpu_seconds"] > 0
+    assert f"({len(ids)} now," in result.stdout
     table = rows(out / "predictions.csv")
     assert sorted(r["case"] for r in table) == sorted(ids)
     for r in table:
@@ -58,6 +62,7 @@ def test_predict_a_dataset_then_resume(runner, shift_domains, tmp_path):
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
     assert {p.name: p.stat().st_mtime_ns for p in (out / "masks").glob("*.png") if p.stem != first} == stamp
+    assert json.loads((out / "manifest.json").read_text())["prediction"]["images"] == 1  # only the missing one
     other = runner.invoke(app, [*args[:-2], "--uncertainty", "0"])
     assert other.exit_code == 2 and "other settings" in other.stderr
 

@@ -54,6 +54,9 @@ def test_self_train_writes_a_cluster_like_run_that_the_other_verbs_read(runner, 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["task"] == "lesion" and manifest["config"]["encoder_weights"] == "none"
     assert manifest["training"]["epochs"] == 2
+    assert manifest["training"]["train_cpu_seconds"] > 0 and manifest["prediction"]["images"] == 6
+    assert manifest["training"]["total_train_cpu_seconds"] == manifest["training"]["train_cpu_seconds"]
+    assert manifest["prediction"]["cpu_seconds"] > 0 and "CPU" in result.stdout
     records = {r["case"]: r for r in manifest["cases"]}
     assert {r["mask_source"] for r in records.values()} == {"network"}  # --no-combine
     table = rows(out / "review.csv")
