@@ -31,8 +31,8 @@ import numpy as np
 from medsegkit import __version__, distributed
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from medsegkit.data.dataset import resolve_dataset
-from medsegkit.data.imageio import png_bytes, read_rgb
-from medsegkit.data.images import Shard, collect_images, overlay_bytes, overlay_path
+from medsegkit.data.imageio import png_bytes, read_rgb_reduced
+from medsegkit.data.images import OVERLAY_SIDE, Shard, collect_images, overlay_bytes, overlay_path
 from medsegkit.distributed import barrier
 from medsegkit.errors import DataError, UsageError
 from medsegkit.job import Job, claim
@@ -40,14 +40,19 @@ from medsegkit.precision import resolve_precision
 
 
 class Predictor(Protocol):
-    """What :func:`predict_folder` needs of a task: its name, CSV fields, threshold and a batch prediction."""
+    """What :func:`predict_folder` needs of a task: its name, CSV fields, threshold, working size and a batch
+    prediction."""
 
     task: str
     fields: tuple[str, ...]
     threshold: float
+    size: int
 
-    def predict(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
-        """``(labels (H, W) uint8, overlay (h, w, 3) uint8, record)`` of each ``(H, W, 3)`` image."""
+    def predict(
+        self, images: list[np.ndarray], sizes: list[tuple[int, int]]
+    ) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+        """``(labels (H, W) uint8, overlay (h, w, 3) uint8, record)`` of each ``(h', w', 3)`` image whose full
+        size is ``(H, W)`` (it may have been decoded smaller: :func:`~medsegkit.data.imageio.read_rgb_reduced`)."""
         ...
 
 
@@ -70,8 +75,9 @@ def predict_folder(
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future | None = None
         for batch in progress(batches) if progress else batches:
-            images = [read_rgb(path) for _, path in batch]
-            results = predictor.predict(images)
+            # decoded no larger than the overlays and the network need; masks are written at full size
+            read = [read_rgb_reduced(path, OVERLAY_SIDE, predictor.size) for _, path in batch]
+            results = predictor.predict([image for image, _ in read], [size for _, size in read])
             if pending is not None:
                 pending.result()
             pending = writer.submit(_write_batch, out, batch, results)

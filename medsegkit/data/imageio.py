@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +16,10 @@ from medsegkit.errors import DataError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-def _open(path: Path) -> Image.Image:
+def _open(path: Path, reduce: tuple[int, int] | None = None) -> tuple[Image.Image, tuple[int, int]]:
+    """The decoded image and its full ``(H, W)``; with ``reduce`` ``(side, short)``, a JPEG is decoded at the
+    smallest DCT scale (1/2, 1/4, 1/8: ``Image.draft``) that keeps its longer side at least ``side`` and
+    its shorter side at least ``short`` pixels."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -23,15 +27,33 @@ def _open(path: Path) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
+            w, h = im.size
+            if reduce is not None and im.format == "JPEG":
+                scale = max(reduce[0] / max(w, h), reduce[1] / min(w, h))
+                if scale < 1:
+                    im.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
             im.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{path}: cannot read image ({exc}); expected a complete PNG/JPEG/BMP/TIFF file") from exc
-    return im
+    return im, (h, w)
 
 
 def read_rgb(path: Path) -> np.ndarray:
     """Read an image as ``(H, W, 3)`` uint8 RGB (grey and 16-bit images are converted)."""
-    im = _open(path)
+    return _rgb(_open(path)[0])
+
+
+def read_rgb_reduced(path: Path, side: int, short: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """``(image, (H, W))``: the image as :func:`read_rgb` gives it, but a JPEG decoded at a reduced size
+    whose longer side is still at least ``side`` and shorter side at least ``short`` pixels, and the
+    image's full size. For the verbs that only look at an image at a working size and draw an overlay
+    of at most ``side`` pixels while writing masks at full size: a 12-megapixel JPEG decodes in a third
+    of the time at 1/4 scale, and DCT scaling averages the pixels it drops (no aliasing)."""
+    im, size = _open(path, (side, short))
+    return _rgb(im), size
+
+
+def _rgb(im: Image.Image) -> np.ndarray:
     if im.mode in ("I;16", "I;16B", "I", "F"):
         a = np.asarray(im, dtype=np.float64)
         hi = a.max() or 1.0
@@ -45,7 +67,7 @@ def read_gray(path: Path) -> np.ndarray:
     1-bit images give {0, 255}; RGB(A) images must have equal colour channels (a grey map saved as
     colour), otherwise the file is rejected.
     """
-    im = _open(path)
+    im = _open(path)[0]
     if im.mode == "1":
         return np.asarray(im.convert("L"), dtype=np.uint8)
     if im.mode in ("RGB", "RGBA"):
@@ -98,7 +120,7 @@ def list_images(folder: Path) -> list[Path]:
 
 def read_labels(path: Path) -> np.ndarray:
     """Read an integer label map (8- or 16-bit grey, palette or 1-bit PNG) as ``(H, W)`` int32."""
-    im = _open(path)
+    im = _open(path)[0]
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         return np.asarray(im).astype(np.int32)
     return read_gray(path).astype(np.int32)

@@ -38,14 +38,17 @@ class FundusPredictor:
         self.model = inference_copy(model, size, device)
 
     @torch.no_grad()
-    def predict(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+    def predict(
+        self, images: list[np.ndarray], sizes: list[tuple[int, int]] | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+        sizes = sizes or [image.shape[:2] for image in images]
         x = batch_tensor([resize_square(image, self.size) for image in images]).to(self.device)
         with autocast(self.precision, self.device):
             prob = torch.sigmoid(self.model(x)).float().cpu().numpy()
             std = mc_dropout(self.model, x, self.passes)[1].float().cpu().numpy() if self.passes else None
         results = []
         for i, image in enumerate(images):
-            h, w = image.shape[:2]
+            h, w = sizes[i]
             work = labels_of(prob[i], self.threshold)
             labels = resize_nearest(work, (h, w))
             cup, disc = labels == 2, labels >= 1

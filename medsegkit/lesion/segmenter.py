@@ -92,18 +92,20 @@ def probabilities(model: torch.nn.Module, x: torch.Tensor, tta: bool) -> torch.T
 
 
 def decide(
-    image: np.ndarray, small: np.ndarray, prob: torch.Tensor, threshold: float
+    image: np.ndarray, small: np.ndarray, prob: torch.Tensor, threshold: float, size: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """The ``(H, W)`` bool mask of an ``(H, W, 3)`` image and its confidence record, from the image at the
-    working size (``small``, ``(s, s, 3)``) and the network's probability there (``prob``, ``(1, s, s)``).
+    """The bool mask at ``size`` (default the image's) of an ``(h, w, 3)`` image and its confidence record,
+    from the image at the working size (``small``, ``(s, s, 3)``) and the network's probability there
+    (``prob``, ``(1, s, s)``).
 
-    The mask is ``prob > threshold`` inside the field of view, the probability resized (bilinear) to the
-    image and the field of view found at 256 px at most (then resized). The confidence is measured at
+    The mask is ``prob > threshold`` inside the field of view, the probability resized (bilinear) to
+    ``size`` and the field of view found at 256 px at most (then resized). The confidence is measured at
     the working size, so that it costs the same and means the same whatever the image's resolution.
     """
+    size = image.shape[:2] if size is None else size
     side = min(256, *image.shape[:2])
     fov = field_of_view(small if side == small.shape[0] else resize_square(image, side))
-    full = F.interpolate(prob[None], size=image.shape[:2], mode="bilinear", align_corners=False)[0, 0].cpu().numpy()
+    full = F.interpolate(prob[None], size=size, mode="bilinear", align_corners=False)[0, 0].cpu().numpy()
     mask = (full > threshold) & resize_nearest(fov, full.shape)
     work = prob[0].cpu().numpy()
     fov_work = resize_nearest(fov, work.shape)
@@ -162,9 +164,12 @@ class LesionPredictor:
     ) -> None:
         self.model, self.cfg, self.device, self.passes = inference_copy(model, cfg.size, device), cfg, device, passes
         self.threshold = cfg.threshold if threshold is None else threshold
-        self.precision = precision
+        self.precision, self.size = precision, cfg.size
 
-    def predict(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+    def predict(
+        self, images: list[np.ndarray], sizes: list[tuple[int, int]] | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+        sizes = sizes or [image.shape[:2] for image in images]
         small = [resize_square(image, self.cfg.size) for image in images]
         x = batch_tensor(small).to(self.device)
         std = None
@@ -175,11 +180,11 @@ class LesionPredictor:
                     std = mc_dropout(self.model, x, self.passes)[1][:, 0].float().cpu().numpy()
         results = []
         for i, image in enumerate(images):
-            mask, scores = decide(image, small[i], prob[i], self.threshold)
+            mask, scores = decide(image, small[i], prob[i], self.threshold, sizes[i])
             shown = display_copy(image)
             record: dict[str, Any] = {
-                "height": image.shape[0],
-                "width": image.shape[1],
+                "height": sizes[i][0],
+                "width": sizes[i][1],
                 "lesion_area": int(mask.sum()),
                 "mask_fraction": round(float(mask.mean()), 6),
                 **{k: round(v, 6) for k, v in scores.items()},

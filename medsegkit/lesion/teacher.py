@@ -11,8 +11,8 @@ import numpy as np
 
 from medsegkit import metrics
 from medsegkit.atomic import write_bytes_atomic, write_json_atomic
-from medsegkit.data.imageio import png_bytes, read_labels, read_rgb
-from medsegkit.data.images import display_copy, overlay_bytes, overlay_path
+from medsegkit.data.imageio import png_bytes, read_labels, read_rgb_reduced
+from medsegkit.data.images import OVERLAY_SIDE, display_copy, overlay_bytes, overlay_path
 from medsegkit.errors import DataError
 from medsegkit.imaging import overlay, resize_nearest
 from medsegkit.morphology import dilate, erode
@@ -103,7 +103,7 @@ def settle(out: Path, teacher: Teacher, combine: bool) -> None:
         "mask_source": "network",
     }
     if combine and teacher.confidence is not None and teacher.confidence > record["confidence"]:
-        shown = display_copy(read_rgb(teacher.image))
+        shown = display_copy(read_rgb_reduced(teacher.image, OVERLAY_SIDE, 1)[0])
         write_bytes_atomic(out / "masks" / f"{teacher.case}.png", png_bytes(taught.astype(np.uint8)))
         drawn = overlay(shown, resize_nearest(taught.astype(np.uint8), shown.shape[:2]) > 0)
         write_bytes_atomic(overlay_path(out, teacher.case), overlay_bytes(drawn))
