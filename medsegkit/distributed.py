@@ -259,9 +259,5 @@ def global_share(value: torch.Tensor, ctx: Context) -> float:
     """
     if not ctx.distributed:
         return 1.0
-    local = value.detach().double().reshape(1).cpu()
-    if ctx.device.startswith("cuda"):
-        local = local.to(ctx.device)
-    total = local.clone()
-    dist.all_reduce(total)
-    return float(ctx.world_size * local / total.clamp_min(1e-12))
+    local = float(value.detach().double().item())
+    return ctx.world_size * local / max(summed(local, ctx), 1e-12)
