@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Iterable
 from typing import Literal
 
 import torch
@@ -46,7 +47,8 @@ OBJECT_AREA = (0.10, 0.60)
 
 
 class ObjectZoom(nn.Module):
-    """Zoom about the labelled object so that it fills a share of the crop drawn log-uniformly from ``area``.
+    """Zoom about the labelled object so that it fills a share of the crop drawn log-uniformly from ``area``,
+    or, where ``shares`` are given, drawn uniformly from them (the object scales of a set of images).
 
     With object share ``f`` now and ``a`` drawn, the crop side is ``side · sqrt(f / a)`` (larger than the
     image when zooming out: mirror padding), centred on the object's centroid moved by up to
@@ -54,13 +56,18 @@ class ObjectZoom(nn.Module):
     same range relative to its middle. Output ``(C, size, size)`` image, ``(size, size)`` mask.
     """
 
-    def __init__(self, size: int, area: tuple[float, float] = OBJECT_AREA, shift: float = 0.1) -> None:
+    def __init__(
+        self, size: int, area: tuple[float, float] = OBJECT_AREA, shift: float = 0.1, shares: tuple[float, ...] = ()
+    ) -> None:
         super().__init__()
-        self.size, self.area, self.shift = size, area, shift
+        self.size, self.area, self.shift, self.shares = size, area, shift, shares
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = mask.shape[-2:]
-        a = math.exp(math.log(self.area[0]) + float(torch.rand(())) * math.log(self.area[1] / self.area[0]))
+        if self.shares:
+            a = self.shares[int(torch.randint(len(self.shares), ()))]
+        else:
+            a = math.exp(math.log(self.area[0]) + float(torch.rand(())) * math.log(self.area[1] / self.area[0]))
         fg = mask > 0
         share = float(fg.sum()) / min(h, w) ** 2  # of a square crop of the image's shorter side
         if share > 0:
@@ -83,6 +90,20 @@ class ObjectZoom(nn.Module):
         img = v2.functional.resize(both[:-1], [self.size, self.size], antialias=True)
         lab = v2.functional.resize(both[-1:], [self.size, self.size], v2.InterpolationMode.NEAREST)[0]
         return img, lab.round().to(mask.dtype)
+
+
+def object_shares(labels: Iterable[torch.Tensor]) -> tuple[float, ...]:
+    """The share of its square that the labelled object (label > 0) fills in each of ``labels`` (square
+    ``(S, S)`` maps), as :class:`ObjectZoom` measures it, sorted: the object scales a network trained on
+    these maps will meet. Maps without an object are skipped.
+
+    Example:
+        >>> a, b = torch.zeros(10, 10), torch.zeros(10, 10)
+        >>> a[:2, :4], b[:5] = 1, 1
+        >>> object_shares([b, torch.zeros(10, 10), a])
+        (0.08, 0.5)
+    """
+    return tuple(sorted(s for s in (float((m > 0).double().mean()) for m in labels) if s > 0))
 
 
 def train_transform(size: int, recipe: Recipe = "robust") -> tuple[v2.Transform, nn.Module]:
@@ -125,20 +146,26 @@ def train_transform(size: int, recipe: Recipe = "robust") -> tuple[v2.Transform,
 
 
 def augment(
-    image: torch.Tensor, labels: torch.Tensor, size: int, seed: int | None = None, recipe: Recipe = "reference"
+    image: torch.Tensor,
+    labels: torch.Tensor,
+    size: int,
+    seed: int | None = None,
+    recipe: Recipe = "reference",
+    shares: tuple[float, ...] = (),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment one ``(3, H, W)`` float image in [0, 1] and its ``(H, W)`` integer label map to ``size``.
 
     With ``seed`` the draw depends on it alone (the global RNG is left as it was), so a sample is
-    augmented the same way whichever process or batch position it lands in.
+    augmented the same way whichever process or batch position it lands in. ``shares``, when given, are
+    the object shares the ``robust`` object zoom draws from (:class:`ObjectZoom`).
     """
     if seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return augment(image, labels, size, recipe=recipe)
+            return augment(image, labels, size, recipe=recipe, shares=shares)
     geometric, photometric = train_transform(size, recipe)
     if recipe == "robust":
-        image, labels = ObjectZoom(size)(image, labels)
+        image, labels = ObjectZoom(size, shares=shares)(image, labels)
     img, mask = geometric(tv_tensors.Image(image), tv_tensors.Mask(labels))
     return photometric(img.as_subclass(torch.Tensor)), mask.as_subclass(torch.Tensor)
 

@@ -189,7 +189,10 @@ class SelfTrainConfig:
     boundary, where the teacher is least sure; ``weighting`` ``confidence`` weights each image's loss by the
     cluster run's confidence (relative to the run's mean), ``none`` weights all alike. ``gce_q`` is the q of the
     generalised cross-entropy the network learns with (:mod:`medsegkit.losses.robust`; 0.7, the setting of
-    Zhang and Sabuncu for noisy labels; 0 is the plain cross-entropy). Predictions keep
+    Zhang and Sabuncu for noisy labels; 0 is the plain cross-entropy). ``object_scale`` sets the range of the
+    ``robust`` recipe's object zoom: ``folder``, the smallest to the largest share of the image that the run's
+    blind masks cover (the lesion scales the network will segment); ``fixed``, the augmentation's own
+    (:data:`~medsegkit.data.augment.OBJECT_AREA`). Predictions keep
     what lies inside the field of view; ``tta`` averages the image and its two flips. With ``combine``, an
     image of the folder keeps its cluster mask where the cluster run was more confident in it than the
     network is in its own (new images have no cluster mask: ``predict`` gives the network's). With ``rounds`` 2
@@ -209,6 +212,7 @@ class SelfTrainConfig:
     weighting: Literal["confidence", "none"] = "confidence"
     gce_q: float = 0.7
     augment: Literal["keep-scale", "robust", "reference"] = "robust"
+    object_scale: Literal["folder", "fixed"] = "folder"
     threshold: float = 0.5
     tta: bool = False
     combine: bool = True
@@ -234,6 +238,8 @@ class SelfTrainConfig:
                 f"need 0 < threshold < 1, lr > 0 and weight_decay >= 0, got {self.threshold}, {self.lr} and "
                 f"{self.weight_decay}"
             )
+        if self.object_scale not in ("folder", "fixed"):
+            raise ValueError(f"object_scale must be folder or fixed, got {self.object_scale!r}")
         if self.weighting not in ("confidence", "none") or self.augment not in ("keep-scale", "robust", "reference"):
             raise ValueError(
                 "weighting must be confidence or none and augment keep-scale, robust or reference, got "

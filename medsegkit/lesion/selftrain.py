@@ -16,7 +16,8 @@ with p_t the network's probability of the teacher's label and q = ``gce_q`` (0: 
 cross-entropy). A teacher's wrong mask is one the rest of the folder contradicts; its pixels pull with
 weight p_t^q instead of the cross-entropy's full weight, so the network keeps what it learned elsewhere.
 
-under strong augmentation (:func:`medsegkit.data.augment.augment`, ``robust``). Learning rate: linear
+under strong augmentation (:func:`medsegkit.data.augment.augment`, ``robust``), whose object zoom draws
+each crop's lesion share from the shares of the folder's own masks (``object_scale``). Learning rate: linear
 warm-up over the first tenth of the steps, then cosine decay to zero.
 
 Output folder (the layout of ``cluster``, so ``evaluate``, ``report`` and ``export`` read it)::
@@ -47,7 +48,7 @@ from medsegkit import __version__, distributed
 from medsegkit import config as config_module
 from medsegkit.atomic import write_json_atomic
 from medsegkit.checkpoint import read_checkpoint, resume_run, save_checkpoint
-from medsegkit.data.augment import augment, sample_seed
+from medsegkit.data.augment import augment, object_shares, sample_seed
 from medsegkit.data.imageio import read_labels, read_rgb
 from medsegkit.data.images import Shard
 from medsegkit.distributed import Context, barrier, wrap
@@ -113,6 +114,7 @@ def train(
         small = resize_square(mask.astype(np.uint8), keep, labels=True) > 0
         targets[t.case] = torch.from_numpy(band_target(small, width))
     weight = weights(teachers, cfg.weighting)
+    shares = object_shares(targets.values()) if cfg.object_scale == "folder" else ()
     cases = [t.case for t in teachers]
     epochs = math.ceil(cfg.steps / cfg.steps_per_epoch)
     step = [0]
@@ -123,7 +125,14 @@ def train(
         step[0] += 1
         names = [token.split("/", 1)[1] for token in batch]
         pairs = [
-            augment(images[c].float().div(255), targets[c], cfg.size, sample_seed(cfg.seed, epoch, token), cfg.augment)
+            augment(
+                images[c].float().div(255),
+                targets[c],
+                cfg.size,
+                sample_seed(cfg.seed, epoch, token),
+                cfg.augment,
+                shares,
+            )
             for c, token in zip(names, batch, strict=True)
         ]
         x = torch.stack([p[0] for p in pairs]).to(ctx.device).contiguous(memory_format=torch.channels_last)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from medsegkit.data.augment import OBJECT_AREA, RECIPES, ObjectZoom, augment, train_transform
+from medsegkit.data.augment import OBJECT_AREA, RECIPES, ObjectZoom, augment, object_shares, train_transform
 
 
 def disc_scene(h: int = 90, w: int = 120, radius: int = 18) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,3 +85,21 @@ def test_keep_scale_leaves_a_small_object_small_where_robust_enlarges_it():
     }
     assert max(share["keep-scale"]) <= 0.025  # zoom in by at most the crop's 2x in area
     assert min(share["robust"]) >= 0.05
+
+
+def test_robust_zoom_draws_the_object_share_from_the_given_shares():
+    image = torch.rand(3, 96, 96)
+    labels = torch.zeros(96, 96, dtype=torch.int64)
+    labels[40:50, 40:50] = 1  # about 1 % of the image
+    shares = [float((augment(image, labels, 64, s, "robust", (0.01, 0.1))[1] > 0).float().mean()) for s in range(30)]
+    # each draw near one of the two (up to the affine jitter); the default range would give at least 0.05
+    assert all(v <= 0.025 or 0.06 <= v <= 0.15 for v in shares), shares
+    assert min(shares) <= 0.025 and max(shares) >= 0.06
+
+
+def test_object_shares_lists_each_object_counting_every_label_above_zero():
+    a, b = torch.zeros(20, 20, dtype=torch.int64), torch.zeros(20, 20, dtype=torch.int64)
+    a[:2, :2] = 1  # 1 %
+    b[:10, :10], b[10, :10] = 1, 255  # 25 % lesion and a 2.5 % ignored band: 27.5 %, as ObjectZoom counts it
+    assert object_shares([b, torch.zeros(20, 20), a]) == pytest.approx((0.01, 0.275))
+    assert object_shares([torch.zeros(4, 4)]) == ()

@@ -145,6 +145,31 @@ def test_the_loss_is_the_generalised_cross_entropy_unless_q_is_0(runner, teacher
     assert SelfTrainConfig().gce_q == 0.7
 
 
+@pytest.mark.parametrize("scale", ["folder", "fixed"])
+def test_the_object_zoom_draws_from_the_folder_s_own_mask_shares(runner, teacher, tmp_path, monkeypatch, scale):
+    _, run = teacher
+    real, seen = selftrain.augment, set()
+
+    def spy(image, labels, size, seed, recipe, shares=()):
+        seen.add(tuple(shares))
+        return real(image, labels, size, seed, recipe, shares)
+
+    monkeypatch.setattr(selftrain, "augment", spy)
+    out = tmp_path / scale
+    result = runner.invoke(app, ["self-train", str(run), "--out", str(out), *FAST, "--set", f"object_scale={scale}"])
+    assert result.exit_code == 0, result.output
+    (shares,) = seen  # one set of shares for the whole training
+    if scale == "fixed":
+        assert shares == ()
+        return
+    # the share of the (square, 1.25x working size) training image that each blind mask covers, band included
+    masks = [read_labels(p) > 0 for p in sorted((run / "masks").glob("*.png")) if read_labels(p).any()]
+    assert len(shares) == len(masks) and shares == tuple(sorted(shares))
+    expected = sorted(float(m.mean()) for m in masks)
+    assert np.allclose(shares, expected, atol=0.06)  # the band and the resizing move each share a little
+    assert SelfTrainConfig().object_scale == "folder"
+
+
 def test_errors_are_one_line(runner, teacher, tmp_path):
     data, _ = teacher
     result = runner.invoke(app, ["self-train", str(data), "--out", str(tmp_path / "o"), *FAST])
@@ -155,3 +180,5 @@ def test_errors_are_one_line(runner, teacher, tmp_path):
     assert result.exit_code == 2 and "band" in result.stderr
     result = runner.invoke(app, ["self-train", str(data), "--gce-q", "1.5"])
     assert result.exit_code == 2 and "gce_q must be in [0, 1]" in result.stderr
+    result = runner.invoke(app, ["self-train", str(data), "--set", "object_scale=image"])
+    assert result.exit_code == 2 and "object_scale must be one of folder, fixed" in result.stderr
