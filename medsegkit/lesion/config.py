@@ -189,10 +189,10 @@ class SelfTrainConfig:
     boundary, where the teacher is least sure; ``weighting`` ``confidence`` weights each image's loss by the
     cluster run's confidence (relative to the run's mean), ``none`` weights all alike. ``gce_q`` is the q of the
     generalised cross-entropy the network learns with (:mod:`medsegkit.losses.robust`; 0.7, the setting of
-    Zhang and Sabuncu for noisy labels; 0 is the plain cross-entropy). ``object_scale`` sets the range of the
-    ``robust`` recipe's object zoom: ``folder``, the smallest to the largest share of the image that the run's
-    blind masks cover (the lesion scales the network will segment); ``fixed``, the augmentation's own
-    (:data:`~medsegkit.data.augment.OBJECT_AREA`). Predictions keep
+    Zhang and Sabuncu for noisy labels; 0 is the plain cross-entropy). ``object_scale`` sets the lesion share the
+    ``robust`` recipe's object zoom gives each crop: ``folder``, the share of the image that a randomly drawn
+    blind mask of the run covers (the lesion scales the network will segment); ``fixed``, log-uniform over the
+    augmentation's own range (:data:`~medsegkit.data.augment.OBJECT_AREA`). Predictions keep
     what lies inside the field of view; ``tta`` averages the image and its two flips. With ``combine``, an
     image of the folder keeps its cluster mask where the cluster run was more confident in it than the
     network is in its own (new images have no cluster mask: ``predict`` gives the network's). With ``rounds`` 2
