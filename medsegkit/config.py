@@ -119,6 +119,31 @@ def coerce(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
+def check_choices(config: Any) -> None:
+    """Every ``Literal``-annotated field of the dataclass instance ``config`` holds one of its choices, so
+    the choices are written once, in the annotation; ``ValueError`` names the field (as :func:`coerce`).
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class C:
+        ...     mode: typing.Literal["a", "b"] = "a"
+        >>> check_choices(C(mode="c"))
+        Traceback (most recent call last):
+        ...
+        ValueError: mode must be one of a, b, got 'c'
+    """
+    hints = typing.get_type_hints(type(config))
+    for field in dataclasses.fields(config):
+        hint = hints[field.name]
+        if typing.get_origin(hint) is typing.Literal:
+            value = getattr(config, field.name)
+            if value not in typing.get_args(hint):
+                raise ValueError(
+                    f"{field.name} must be one of {', '.join(map(str, typing.get_args(hint)))}, got {value!r}"
+                )
+
+
 def _coerced(cls: type, values: Mapping[str, Any], what: str) -> dict[str, Any]:
     """``values`` converted to the field types of ``cls``; an unknown key or a bad value is a usage error
     that starts with ``what``."""

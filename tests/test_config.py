@@ -8,6 +8,7 @@ import pytest
 
 from medsegkit import config
 from medsegkit.errors import UsageError
+from medsegkit.lesion import config as lesion_config
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,19 @@ def test_a_bad_override_names_the_flag_and_an_overridden_file_value_is_not_check
     with pytest.raises(UsageError, match=r"^--refine does not take steps"):
         config.load(Example, None, {"steps": 1}, "--refine")
     assert config.load(Example, toml, {"radius": 5}, "--refine") == Example(radius=5)
+
+
+@pytest.mark.parametrize(
+    ("cls", "field", "good"),
+    [
+        (lesion_config.S3Config, "deform_impl", "torchvision"),
+        (lesion_config.S3STNConfig, "spatial_on", "logits"),
+        (lesion_config.KMeansConfig, "features", "rgb-xy"),
+        (lesion_config.SelfTrainConfig, "object_scale", "fixed"),
+        (lesion_config.SelfTrainConfig, "augment", "keep-scale"),
+    ],
+)
+def test_a_literal_field_built_directly_takes_only_its_annotated_choices(cls, field, good):
+    assert getattr(cls(**{field: good}), field) == good
+    with pytest.raises(ValueError, match=f"{field} must be one of .*, got 'nonsense'"):
+        cls(**{field: "nonsense"})

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from medsegkit.config import check_choices
+
 
 @dataclass(frozen=True)
 class S3Config:
@@ -52,6 +54,7 @@ class S3Config:
     channels_last: bool = False
 
     def __post_init__(self) -> None:
+        check_choices(self)
         if self.max_iter < 1 or self.min_iter < 0 or self.min_iter > self.max_iter:
             raise ValueError(
                 f"need 0 <= min_iter <= max_iter and max_iter >= 1, got {self.min_iter} and {self.max_iter}"
@@ -85,6 +88,7 @@ class KMeansConfig:
     max_iter: int = 30
 
     def __post_init__(self) -> None:
+        check_choices(self)
         if self.num_clusters < 2:
             raise ValueError(f"num_clusters must be at least 2, got {self.num_clusters}")
 
@@ -238,10 +242,4 @@ class SelfTrainConfig:
                 f"need 0 < threshold < 1, lr > 0 and weight_decay >= 0, got {self.threshold}, {self.lr} and "
                 f"{self.weight_decay}"
             )
-        if self.object_scale not in ("folder", "fixed"):
-            raise ValueError(f"object_scale must be folder or fixed, got {self.object_scale!r}")
-        if self.weighting not in ("confidence", "none") or self.augment not in ("keep-scale", "robust", "reference"):
-            raise ValueError(
-                "weighting must be confidence or none and augment keep-scale, robust or reference, got "
-                f"{self.weighting!r} and {self.augment!r}"
-            )
+        check_choices(self)
