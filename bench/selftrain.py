@@ -128,6 +128,8 @@ def main() -> None:
         help="LEAKY REFERENCE: teach the network the dataset's own masks (combine off, equal weights)",
     )
     args = parser.parse_args()
+    if args.ground_truth_teacher and args.teacher:
+        parser.error("--ground-truth-teacher teaches the dataset's own masks; it takes no --teacher")
     teachers = parse_pairs(args.teacher, "--teacher")
     options = parse_pairs(args.set)
     if args.ground_truth_teacher:
