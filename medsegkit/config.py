@@ -79,6 +79,10 @@ def _scalar(name: str, value: Any, target: type) -> Any:
         raise ValueError(f"{name} expects {target.__name__}, got {value!r}") from None
 
 
+def _not_a_choice(name: str, choices: tuple[Any, ...], value: Any) -> ValueError:
+    return ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+
+
 def coerce(name: str, value: Any, hint: Any) -> Any:
     """Convert ``value`` (from TOML or a flag) to the annotated type ``hint``; ``ValueError`` names the field.
 
@@ -97,7 +101,7 @@ def coerce(name: str, value: Any, hint: Any) -> Any:
         for choice in choices:
             if value == choice or str(value) == str(choice):
                 return choice
-        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        raise _not_a_choice(name, choices, value)
     if origin is tuple:
         items = (
             [v for v in value.split(",")]
@@ -139,9 +143,7 @@ def check_choices(config: Any) -> None:
         if typing.get_origin(hint) is typing.Literal:
             value = getattr(config, field.name)
             if value not in typing.get_args(hint):
-                raise ValueError(
-                    f"{field.name} must be one of {', '.join(map(str, typing.get_args(hint)))}, got {value!r}"
-                )
+                raise _not_a_choice(field.name, typing.get_args(hint), value)
 
 
 def _coerced(cls: type, values: Mapping[str, Any], what: str) -> dict[str, Any]:
