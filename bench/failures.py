@@ -26,10 +26,10 @@ from medsegkit.data.imageio import read_labels
 from medsegkit.metrics import dice
 
 
-def scores(run: Path, ds: Dataset) -> dict[str, float]:
-    """Dice against the ground truth of every case of ``ds`` that ``run`` has a mask of."""
+def scores(run: Path, truth: dict[str, np.ndarray]) -> dict[str, float]:
+    """Dice against ``truth`` (case: ground-truth mask) of every case that ``run`` has a mask of."""
     found = {p.stem: p for p in (run / "masks").glob("*.png")}
-    return {c: dice(read_labels(found[c]) > 0, ds.mask(c) > 0) for c in ds.case_ids() if c in found}
+    return {c: dice(read_labels(found[c]) > 0, gt) for c, gt in truth.items() if c in found}
 
 
 def main() -> None:
@@ -40,10 +40,11 @@ def main() -> None:
     parser.add_argument("--below", type=float, default=0.8, help="a failure: the reference's Dice below this")
     args = parser.parse_args()
     ds = Dataset.open(args.dataset)
-    reference = scores(args.reference, ds)
+    truth = {c: ds.mask(c) > 0 for c in ds.case_ids()}  # read once, for every run
+    reference = scores(args.reference, truth)
     if not reference:
         parser.error(f"{args.reference}: no masks/<case>.png of {args.dataset}'s cases")
-    runs = [scores(r, ds) for r in args.runs]
+    runs = [scores(r, truth) for r in args.runs]
     print(f"{args.dataset.name}: {len(reference)} images; groups by {args.reference}'s Dice (< {args.below})")
     for i, r in enumerate(args.runs, 1):
         print(f"  run {i}: {r}")
