@@ -31,3 +31,18 @@ def erode(mask: np.ndarray, radius: int, border_value: int = 0) -> np.ndarray:
     if padded.all():
         return mask.copy()
     return (ndimage.distance_transform_cdt(padded, metric="taxicab") > radius)[1:-1, 1:-1]
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_fill_holes(mask)``: ``mask`` with every background region that does not reach the
+    image border (4-connected) filled. One labelling of the background instead of scipy's dilations until
+    nothing changes, which take as many passes as the widest hole is deep."""
+    mask = np.asarray(mask, bool)
+    labels, n = ndimage.label(~mask)
+    if n == 0:
+        return mask.copy()
+    outer = np.zeros(n + 1, bool)
+    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        outer[edge] = True
+    outer[0] = True  # label 0 is the mask itself
+    return ~outer[labels] | mask

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from medsegkit.morphology import dilate, erode
+from medsegkit.morphology import dilate, erode, fill_holes
 
 
 def masks():
@@ -34,3 +34,13 @@ def test_erode_equals_iterated_scipy(radius, border_value):
     for mask in masks():
         expected = ndimage.binary_erosion(mask, iterations=radius, border_value=border_value) if radius else mask
         np.testing.assert_array_equal(erode(mask, radius, border_value), expected)
+
+
+def test_fill_holes_equals_scipy():
+    ring = np.zeros((12, 12), bool)
+    ring[2:10, 2:10] = True
+    ring[4:6, 4:6] = False  # a hole
+    ring[7, 2] = False  # a notch open to the outside of the square, not a hole
+    for mask in [*masks(), ring, ~ring]:
+        np.testing.assert_array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask))
+    assert fill_holes(ring)[4, 4] and not fill_holes(ring)[7, 2]

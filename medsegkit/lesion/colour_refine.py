@@ -33,9 +33,11 @@ from medsegkit.morphology import dilate, erode
 def fit_gaussian(samples: np.ndarray, ridge: float, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, float]:
     """Mean ``(d,)``, inverse covariance ``(d, d)`` and log-determinant of ``scale·Σ + ridge·I`` of ``samples``
     ``(n, d)``; the ridge keeps a flat region (zero variance) invertible."""
-    d = samples.shape[1]
-    cov = np.cov(samples, rowvar=False).reshape(d, d) * scale + ridge * np.eye(d)
-    return samples.mean(axis=0), np.linalg.inv(cov), float(np.linalg.slogdet(cov)[1])
+    n, d = samples.shape
+    mean = samples.mean(axis=0)
+    centred = samples - mean
+    cov = centred.T @ centred / max(n - 1, 1) * scale + ridge * np.eye(d)  # np.cov, as one matrix product
+    return mean, np.linalg.inv(cov), float(np.linalg.slogdet(cov)[1])
 
 
 def gaussian_log_likelihood(samples: np.ndarray, ridge: float = 1e-4) -> Callable[[np.ndarray], np.ndarray]:
@@ -52,7 +54,7 @@ def gaussian_log_likelihood(samples: np.ndarray, ridge: float = 1e-4) -> Callabl
 def squared_mahalanobis(x: np.ndarray, mean: np.ndarray, inverse: np.ndarray) -> np.ndarray:
     """``(x − μ)ᵀ Σ⁻¹ (x − μ)`` ``(m,)`` of each row of ``x`` ``(m, d)``, given μ ``(d,)`` and Σ⁻¹ ``(d, d)``."""
     d = x - mean
-    return np.einsum("ij,jk,ik->i", d, inverse, d)
+    return ((d @ inverse) * d).sum(axis=1)  # a matrix product, not einsum's unblocked loop
 
 
 def atypical_of_skin(
