@@ -11,12 +11,13 @@ neither clustering gives a darker one: :func:`medsegkit.lesion.blind.blind_mask`
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 
 import numpy as np
 from scipy import ndimage
 
 from medsegkit.lesion.config import SelectionConfig
-from medsegkit.morphology import dilate, erode
+from medsegkit.morphology import dilate, erode, fill_holes
 
 
 def border_band(fov: np.ndarray, width: int) -> np.ndarray:
@@ -40,6 +41,12 @@ def _sectors(h: int, w: int) -> np.ndarray:
     return ((angle + np.pi) / (2 * np.pi) * SECTORS).astype(np.int64).ravel() % SECTORS
 
 
+@functools.lru_cache(maxsize=8)
+def _coordinates(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The row and column of every pixel of an ``(h, w)`` image, flattened: ``(h·w,)`` each."""
+    return np.divmod(np.arange(h * w), w)
+
+
 def surrounds_centre(labels: np.ndarray, n: int) -> np.ndarray:
     """Per component ``1..n`` of ``labels`` ``(H, W)``: does it lie around the image centre, seen from there in
     more than half of all directions, without covering or enclosing the centre? A convex region that misses a point
@@ -51,7 +58,7 @@ def surrounds_centre(labels: np.ndarray, n: int) -> np.ndarray:
     centre = (slice((h - 1) // 2, h // 2 + 1), slice((w - 1) // 2, w // 2 + 1))
     around = (spans > 0.5) & ~np.isin(np.arange(1, n + 1), labels[centre])
     for i in np.flatnonzero(around):  # a centre in a hole of the component is covered too (a lesion's pale middle)
-        around[i] = not ndimage.binary_fill_holes(labels == i + 1)[centre].any()
+        around[i] = not fill_holes(labels == i + 1)[centre].any()
     return around
 
 
@@ -68,17 +75,20 @@ def clean(mask: np.ndarray, config: SelectionConfig = SelectionConfig(), fov: np
     h, w = mask.shape
     band = _band(np.ones(mask.shape, bool) if fov is None else fov)
     ids = np.arange(1, n + 1)
-    sizes = ndimage.sum_labels(np.ones_like(mask), labels, ids)
-    on_border = ndimage.sum_labels(band, labels, ids) / max(band.sum(), 1)
-    centres = np.array(ndimage.center_of_mass(mask, labels, ids)).reshape(-1, 2)
-    offcentre = np.hypot((centres[:, 0] - h / 2) / (h / 2), (centres[:, 1] - w / 2) / (w / 2))
+    flat = labels.ravel()
+    sizes = np.bincount(flat, minlength=n + 1)[1:]  # per-component sums as bincounts: one pass each
+    on_border = np.bincount(flat[band.ravel()], minlength=n + 1)[1:] / max(band.sum(), 1)
+    rows, cols = _coordinates(h, w)
+    centre_rows = np.bincount(flat, rows, minlength=n + 1)[1:] / sizes
+    centre_cols = np.bincount(flat, cols, minlength=n + 1)[1:] / sizes
+    offcentre = np.hypot((centre_rows - h / 2) / (h / 2), (centre_cols - w / 2) / (w / 2))
     touches = on_border > config.corner_border_share
     ring = surrounds_centre(labels, n) if touches.any() else np.zeros(n, bool)  # only edge-touching ones can be
     keep = ~(touches & ((offcentre > 0.6) | ring))
     if not keep.any():
         return np.zeros(mask.shape, bool)
     best = ids[keep][np.argmax(sizes[keep])]
-    return ndimage.binary_fill_holes(labels == best)
+    return fill_holes(labels == best)
 
 
 def score(
@@ -101,6 +111,32 @@ def score(
     return float(contrast - config.border_weight * border - config.centre_weight * offcentre)
 
 
+def candidates(
+    image: np.ndarray,
+    clusters: np.ndarray,
+    config: SelectionConfig = SelectionConfig(),
+    fov: np.ndarray | None = None,
+    paler: bool = False,
+) -> Iterator[np.ndarray]:
+    """The distinct cleaned unions of the ``k`` darkest clusters (``k = 1 .. K−1``; the lightest with ``paler``)
+    of a cluster map ``(H, W)`` of an ``(H, W, 3)`` uint8 image inside the field of view ``fov`` ``(H, W)`` bool
+    (default: the whole image), as ``(H, W)`` bool masks. Clusters are ordered by their mean grey level in
+    the field of view; a union that :func:`clean` turns into the same mask as the one before is given once."""
+    fov = np.ones(clusters.shape, bool) if fov is None else fov
+    grey = image.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
+    values = np.unique(clusters[fov])
+    if values.size < 2:
+        return
+    brightness = np.array([grey[(clusters == v) & fov].mean() for v in values])  # negated with ``paler``
+    order = values[np.argsort(brightness)]
+    previous = None
+    for k in range(1, values.size):
+        candidate = clean(np.isin(clusters, order[:k]) & fov, config, fov)
+        if previous is None or not np.array_equal(candidate, previous):
+            yield candidate
+        previous = candidate
+
+
 def select_foreground(
     image: np.ndarray,
     clusters: np.ndarray,
@@ -109,19 +145,13 @@ def select_foreground(
     paler: bool = False,
 ) -> np.ndarray:
     """The lesion mask ``(H, W)`` bool chosen from a cluster map ``(H, W)`` of an ``(H, W, 3)`` uint8 image,
-    inside the field of view ``fov`` ``(H, W)`` bool (default: the whole image); empty when no candidate is
-    lesion-like. Candidates are unions of the darkest clusters, or with ``paler`` of the lightest ones (a
-    lesion paler than its skin), scored with the contrast's sign turned."""
+    inside the field of view ``fov`` ``(H, W)`` bool (default: the whole image): the best-scoring of the
+    :func:`candidates`; empty when none is lesion-like. With ``paler`` the candidates are unions of the
+    lightest clusters (a lesion paler than its skin), scored with the contrast's sign turned."""
     fov = np.ones(clusters.shape, bool) if fov is None else fov
     grey = image.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
-    values = np.unique(clusters[fov])
-    if values.size < 2:
-        return np.zeros(clusters.shape, bool)
-    brightness = np.array([grey[(clusters == v) & fov].mean() for v in values])  # negated with ``paler``
-    order = values[np.argsort(brightness)]
     best, best_score = np.zeros(clusters.shape, bool), float("-inf")
-    for k in range(1, values.size):
-        candidate = clean(np.isin(clusters, order[:k]) & fov, config, fov)
+    for candidate in candidates(image, clusters, config, fov, paler):
         s = score(candidate, grey, config, fov)
         if s > best_score:
             best, best_score = candidate, s
