@@ -14,7 +14,7 @@ from medsegkit.lesion.confidence import confidence
 from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
 from medsegkit.lesion.fov import field_of_view
 from medsegkit.lesion.kmeans import KMeansClusterer
-from medsegkit.lesion.selection import score, select_foreground
+from medsegkit.lesion.selection import candidates, score, select_foreground
 
 SECOND_OPINION = KMeansConfig(num_clusters=3)
 
@@ -32,11 +32,35 @@ class BlindMask:
     scores: dict[str, float]
 
 
-def _select_and_refine(
+def select_and_refine(
     work: np.ndarray, clusters: np.ndarray, fov: np.ndarray, refine: ColourRefineConfig | None, paler: bool
-):
-    selected = select_foreground(work, clusters, fov=fov, paler=paler)
-    return selected, (refine_mask(work, selected, refine, fov=fov) if refine is not None else selected)
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(selected, mask)``, both ``(H, W)`` bool: the union of clusters of ``clusters`` ``(H, W)`` whose
+    colour-refined mask scores best (:func:`~medsegkit.lesion.selection.score`), and that refined mask;
+    empty when no union is lesion-like. Without ``refine`` the mask is the union itself, as
+    :func:`~medsegkit.lesion.selection.select_foreground` chooses it.
+
+    Every lesion-like union (finite score) is refined before it is scored, so the union chosen is the one
+    whose *final* mask looks most like a lesion: a dark core often has the clearer edge as a union of
+    clusters, but once each union is refined the whole lesion is. A union whose refinement is not
+    lesion-like (refined score −∞) competes with its own score, unrefined.
+    """
+    if refine is None:
+        selected = select_foreground(work, clusters, fov=fov, paler=paler)
+        return selected, selected
+    grey = work.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
+    empty = np.zeros(clusters.shape, bool)
+    best, best_score = (empty, empty), float("-inf")
+    for union in candidates(work, clusters, fov=fov, paler=paler):
+        if score(union, grey, fov=fov) == float("-inf"):
+            continue
+        mask = refine_mask(work, union, refine, fov=fov)
+        s = score(mask, grey, fov=fov)
+        if s == float("-inf"):
+            mask, s = union, score(union, grey, fov=fov)
+        if s > best_score:
+            best, best_score = (union, mask), s
+    return best
 
 
 def prefer_second(work: np.ndarray, mask: np.ndarray, second: np.ndarray, fov: np.ndarray, paler: bool) -> bool:
@@ -55,17 +79,17 @@ def blind_mask(
     """The lesion mask of ``work`` chosen without ground truth, from a clusterer's ``result`` on it.
 
     The clusterer's map and a second opinion (k-means with three colour clusters on the same image, seeded
-    by ``seed``) each give a mask: the selected union of clusters inside the field of view, colour-refined
-    unless ``refine`` is None. Lesions are sought among the darker clusters; only when neither map has a
-    lesion-like union of them, among the paler ones (``BlindMask.paler``). With ``combine`` the mask the
-    selector scores higher (:func:`prefer_second`) is the result, else the clusterer's. The other mask is the
-    confidence's second opinion.
+    by ``seed``) each give a mask: the union of clusters inside the field of view whose colour-refined mask
+    scores best (:func:`select_and_refine`; the best union itself when ``refine`` is None). Lesions are
+    sought among the darker clusters; only when neither map has a lesion-like union of them, among the paler
+    ones (``BlindMask.paler``). With ``combine`` the mask the selector scores higher (:func:`prefer_second`)
+    is the result, else the clusterer's. The other mask is the confidence's second opinion.
     """
     fov = field_of_view(work)
     second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
     for paler in (False, True):  # a lesion paler than its skin only when neither clustering has a darker one
-        selected, mask = _select_and_refine(work, result.clusters, fov, refine, paler)
-        second_selected, second_mask = _select_and_refine(work, second, fov, refine, paler)
+        selected, mask = select_and_refine(work, result.clusters, fov, refine, paler)
+        second_selected, second_mask = select_and_refine(work, second, fov, refine, paler)
         if selected.any() or second_selected.any():
             break
     source = "clusterer"

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from medsegkit import metrics
-from medsegkit.lesion.blind import blind_mask, prefer_second
+from medsegkit.lesion.blind import blind_mask, prefer_second, select_and_refine
 from medsegkit.lesion.colour_refine import refine_mask
 from medsegkit.lesion.confidence import boundary_contrast, confidence
-from medsegkit.lesion.config import KMeansConfig
+from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
 from medsegkit.lesion.fov import field_of_view
 from medsegkit.lesion.kmeans import KMeansClusterer
-from medsegkit.lesion.selection import select_foreground, surrounds_centre
+from medsegkit.lesion.selection import candidates, select_foreground, surrounds_centre
 
 SIZE = 96
 
@@ -152,3 +152,34 @@ def test_the_second_opinion_loses_when_it_runs_to_the_border_however_clear_its_e
     assert prefer_second(image, leak, lesion, fov, paler=False)
     assert not prefer_second(image, lesion, leak, fov, paler=False)
     assert not prefer_second(image, lesion, np.zeros_like(lesion), fov, paler=False)  # an empty mask never wins
+
+
+def cored_lesion_with_a_skin_band() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A brown lesion with a dark core, and a cluster map that lumps a band of skin from the lesion out to the
+    right border with the lesion's cluster: ``(image, clusters, lesion)``. As unions of clusters the core
+    (k = 1) has the clearer edge; the lesion with its band (k = 2) runs to the border."""
+    image, lesion = scene(lesion_colour=(110, 110, 110), radius=20, skin=(190, 190, 190))
+    rows, cols = np.mgrid[0:SIZE, 0:SIZE]
+    core = np.hypot(rows - 48, cols - 48) < 8
+    image[core] = np.clip(image[core].astype(int) - 70, 0, 255).astype(np.uint8)
+    clusters = np.where(core, 2, np.where(lesion, 1, 0))
+    clusters[40:56, 48:] = np.maximum(clusters[40:56, 48:], 1)
+    return image, clusters, lesion
+
+
+def test_candidates_are_the_distinct_unions_of_the_darkest_clusters():
+    image, clusters, lesion = cored_lesion_with_a_skin_band()
+    found = list(candidates(image, clusters))
+    assert len(found) == 2 and found[0].sum() < lesion.sum() < found[1].sum()  # the core, then lesion and band
+    image[:6, :6], clusters[:6, :6] = 60, 3  # a dark corner, between the core and the lesion: cleaned away
+    assert [m.sum() for m in candidates(image, clusters)] == [m.sum() for m in found]  # core + corner = core
+
+
+def test_each_union_is_scored_by_its_refined_mask():
+    image, clusters, lesion = cored_lesion_with_a_skin_band()
+    fov = np.ones(lesion.shape, bool)
+    core_first = refine_mask(image, select_foreground(image, clusters))
+    assert metrics.dice(core_first, lesion) < 0.5  # refining the best union leaves the core
+    selected, mask = select_and_refine(image, clusters, fov, ColourRefineConfig(), paler=False)
+    assert selected[44, 90] and metrics.dice(mask, lesion) > 0.9  # the band's union, refined to the lesion
+    assert np.array_equal(*select_and_refine(image, clusters, fov, None, paler=False))  # no refinement: as selected
