@@ -5,6 +5,7 @@ adds reading, writing and resuming around it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,13 +33,22 @@ class BlindMask:
     scores: dict[str, float]
 
 
+class Selection(NamedTuple):
+    """One clustering's choice, all ``(H, W)`` bool: the ``union`` of clusters refined into ``mask``, and the
+    ``clearest`` union, the one the selection score prefers before any refinement (for the confidence)."""
+
+    union: np.ndarray
+    mask: np.ndarray
+    clearest: np.ndarray
+
+
 def select_and_refine(
     work: np.ndarray, clusters: np.ndarray, fov: np.ndarray, refine: ColourRefineConfig | None, paler: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(selected, mask)``, both ``(H, W)`` bool: the union of clusters of ``clusters`` ``(H, W)`` whose
-    colour-refined mask scores best (:func:`~medsegkit.lesion.selection.score`), and that refined mask;
-    empty when no union is lesion-like. Without ``refine`` the mask is the union itself, as
-    :func:`~medsegkit.lesion.selection.select_foreground` chooses it.
+) -> Selection:
+    """The union of clusters of ``clusters`` ``(H, W)`` whose colour-refined mask scores best
+    (:func:`~medsegkit.lesion.selection.score`), that refined mask and the best union by its own score;
+    empty when no union is lesion-like. Without ``refine`` all three are the union
+    :func:`~medsegkit.lesion.selection.select_foreground` chooses.
 
     Every lesion-like union (finite score) is refined before it is scored, so the union chosen is the one
     whose *final* mask looks most like a lesion: a dark core often has the clearer edge as a union of
@@ -47,20 +57,23 @@ def select_and_refine(
     """
     if refine is None:
         selected = select_foreground(work, clusters, fov=fov, paler=paler)
-        return selected, selected
+        return Selection(selected, selected, selected)
     grey = work.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
     empty = np.zeros(clusters.shape, bool)
-    best, best_score = (empty, empty), float("-inf")
+    best, best_score, clearest, clearest_score = (empty, empty), float("-inf"), empty, float("-inf")
     for union in candidates(work, clusters, fov=fov, paler=paler):
-        if score(union, grey, fov=fov) == float("-inf"):
+        own = score(union, grey, fov=fov)
+        if own == float("-inf"):
             continue
+        if own > clearest_score:
+            clearest, clearest_score = union, own
         mask = refine_mask(work, union, refine, fov=fov)
         s = score(mask, grey, fov=fov)
         if s == float("-inf"):
-            mask, s = union, score(union, grey, fov=fov)
+            mask, s = union, own
         if s > best_score:
             best, best_score = (union, mask), s
-    return best
+    return Selection(*best, clearest)
 
 
 def prefer_second(work: np.ndarray, mask: np.ndarray, second: np.ndarray, fov: np.ndarray, paler: bool) -> bool:
@@ -88,13 +101,13 @@ def blind_mask(
     fov = field_of_view(work)
     second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
     for paler in (False, True):  # a lesion paler than its skin only when neither clustering has a darker one
-        selected, mask = select_and_refine(work, result.clusters, fov, refine, paler)
-        second_selected, second_mask = select_and_refine(work, second, fov, refine, paler)
-        if selected.any() or second_selected.any():
+        first = select_and_refine(work, result.clusters, fov, refine, paler)
+        other = select_and_refine(work, second, fov, refine, paler)
+        if first.union.any() or other.union.any():
             break
     source = "clusterer"
-    if combine and prefer_second(work, mask, second_mask, fov, paler):
+    if combine and prefer_second(work, first.mask, other.mask, fov, paler):
         source = "second-opinion"
-        selected, mask, second_mask = second_selected, second_mask, mask
-    scores = confidence(work, mask, selected, second_mask, fov)
-    return BlindMask(result, fov, selected, mask, source, paler, scores)
+        first, other = other, first
+    scores = confidence(work, first.mask, first.clearest, other.mask, fov)
+    return BlindMask(result, fov, first.union, first.mask, source, paler, scores)

@@ -5,8 +5,9 @@ Three pieces of image evidence, each in [0, 1], multiplied (one weak piece is en
 - **agreement**: Dice between the mask and a second opinion, the mask that the same selection and
   refinement make from another clustering of the same image (k-means with three colour clusters).
   Two different clusterings that end in the same lesion are rarely both wrong.
-- **stability**: Dice between the selected union of clusters and its colour-refined version. A
-  refinement that moves the boundary far means the clusters and the colours disagree on the lesion.
+- **stability**: Dice between the mask and the union of clusters the selection score prefers before any
+  refinement (the clearest union). A mask far from it means the clusters and the colours disagree on
+  the lesion.
 - **contrast**: the colour difference between the mask and a thin ring of skin around it, in units of
   the field of view's colour spread, mapped to [0, 1] by ``c / (1 + c)``. A lesion has a visible edge.
 
@@ -57,7 +58,8 @@ def confidence(
 ) -> dict[str, float]:
     """The confidence of the final ``mask`` of an ``(H, W, 3)`` image and the pieces it is made of.
 
-    ``selected`` is the union of clusters the mask was refined from, ``second`` the second opinion's mask.
+    ``selected`` is the union of clusters the selection score prefers unrefined (the clearest union, not
+    necessarily the one the mask was refined from), ``second`` the second opinion's mask.
     """
     contrast = boundary_contrast(image, mask, fov)
     parts = {"agreement": dice(mask, second), "stability": dice(mask, selected), "contrast": contrast / (1 + contrast)}

@@ -180,6 +180,8 @@ def test_each_union_is_scored_by_its_refined_mask():
     fov = np.ones(lesion.shape, bool)
     core_first = refine_mask(image, select_foreground(image, clusters))
     assert metrics.dice(core_first, lesion) < 0.5  # refining the best union leaves the core
-    selected, mask = select_and_refine(image, clusters, fov, ColourRefineConfig(), paler=False)
-    assert selected[44, 90] and metrics.dice(mask, lesion) > 0.9  # the band's union, refined to the lesion
-    assert np.array_equal(*select_and_refine(image, clusters, fov, None, paler=False))  # no refinement: as selected
+    chosen = select_and_refine(image, clusters, fov, ColourRefineConfig(), paler=False)
+    assert chosen.union[44, 90] and metrics.dice(chosen.mask, lesion) > 0.9  # the band's union, refined
+    assert np.array_equal(chosen.clearest, select_foreground(image, clusters))  # the core, for the confidence
+    unrefined = select_and_refine(image, clusters, fov, None, paler=False)
+    assert all(np.array_equal(m, chosen.clearest) for m in unrefined)  # no refinement: the clearest union
