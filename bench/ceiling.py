@@ -1,0 +1,86 @@
+"""How far choosing among candidate masks could go: the ground-truth oracle over a run's candidates.
+
+    python bench/ceiling.py RUN DATASET [--size 256] [--limit N]
+
+RUN is a `cluster` run folder (cluster maps in clusters/, case records in cases/), DATASET the prepared
+dataset with its ground truth. Per image the blind pipeline's candidates are rebuilt from the saved map
+at the working size: every lesion-like union of the darker clusters (selection.candidates, finite
+score), colour-refined, of the run's map and of k-means with three colour clusters (the second
+opinion, seeded as the run seeded it) -- the pool `cluster` chooses from. Wider pools add k-means with
+two clusters and the unions of the paler clusters. Prints, per pool, the mean and the share below 0.5
+of the best candidate's Dice at the ground truth's resolution, beside the run's own blind masks.
+The oracle uses the ground truth, so it is a bound, not a result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from medsegkit.data.dataset import Dataset
+from medsegkit.data.imageio import read_labels, read_rgb
+from medsegkit.imaging import resize_nearest, resize_square
+from medsegkit.lesion.colour_refine import refine_mask
+from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
+from medsegkit.lesion.fov import field_of_view
+from medsegkit.lesion.kmeans import KMeansClusterer
+from medsegkit.lesion.selection import candidates, score
+from medsegkit.metrics import dice
+
+POOLS = {  # name: (clusterings, paler unions too)
+    "run map + k-means-3 (cluster's pool)": (("run", "kmeans3"), False),
+    "+ k-means-2": (("run", "kmeans3", "kmeans2"), False),
+    "+ paler unions": (("run", "kmeans3", "kmeans2"), True),
+}
+
+
+def candidate_dice(work: np.ndarray, clusters: np.ndarray, gt: np.ndarray, paler: bool) -> list[float]:
+    """The Dice against ``gt`` (at its resolution) of every refined lesion-like union of ``clusters``."""
+    fov = field_of_view(work)
+    grey = work.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
+    found = []
+    for union in candidates(work, clusters, fov=fov, paler=paler):
+        if score(union, grey, fov=fov) == float("-inf"):
+            continue
+        mask = refine_mask(work, union, ColourRefineConfig(), fov=fov)
+        found.append(dice(resize_nearest(mask.astype(np.uint8), gt.shape) > 0, gt))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N cases")
+    args = parser.parse_args()
+    ds = Dataset.open(args.dataset)
+    records = [json.loads(p.read_text()) for p in sorted((args.run / "cases").glob("*.json"))][: args.limit]
+    best = {name: [] for name in POOLS}
+    own = []
+    for record in records:
+        case_id = record["case"]
+        gt = ds.mask(case_id) > 0
+        work = resize_square(read_rgb(Path(record["image"])), args.size)
+        maps = {
+            "run": resize_nearest(read_labels(args.run / "clusters" / f"{case_id}.png"), work.shape[:2]),
+            "kmeans3": KMeansClusterer(KMeansConfig(num_clusters=3)).segment(work, record["seed"]).clusters,
+            "kmeans2": KMeansClusterer(KMeansConfig(num_clusters=2)).segment(work, record["seed"]).clusters,
+        }
+        scores = {(m, p): candidate_dice(work, maps[m], gt, p) for m in maps for p in (False, True)}
+        for name, (clusterings, paler) in POOLS.items():
+            pool = [d for m in clusterings for p in ((False, True) if paler else (False,)) for d in scores[m, p]]
+            best[name].append(max(pool, default=0.0))
+        own.append(dice(resize_nearest(read_labels(args.run / "masks" / f"{case_id}.png"), gt.shape) > 0, gt))
+    print(f"{args.run}: {len(records)} cases, working size {args.size}")
+    print(f"{'masks':<46}{'Dice':>8}{'<0.5':>8}")
+    for name, values in {"the run's blind masks": own, **{f"oracle: {k}": v for k, v in best.items()}}.items():
+        values = np.array(values)
+        print(f"{name:<46}{values.mean():>8.3f}{100 * (values < 0.5).mean():>7.1f}%")
+
+
+if __name__ == "__main__":
+    main()
