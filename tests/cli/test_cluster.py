@@ -164,9 +164,10 @@ def test_mask_refinement_is_recorded_and_can_be_switched_off(runner, derm, tmp_p
     assert result.exit_code == 0, result.output
     refined, plain = (json.loads((d / "manifest.json").read_text()) for d in (on, off))
     assert refined["refine_mask"]["margin"] > 0 and plain["refine_mask"] is None
-    # without refinement the mask is the selector's choice; the cluster maps never change
+    # without refinement the mask is the selector's choice; with it, the union the mask was refined from
+    # (judged refined, it may be another union); the cluster maps never change
     assert all(c["mask_fraction"] == c["selected_fraction"] for c in plain["cases"])
-    assert [c["selected_fraction"] for c in refined["cases"]] == [c["selected_fraction"] for c in plain["cases"]]
+    assert any(c["mask_fraction"] != c["selected_fraction"] for c in refined["cases"])
     assert {p.name: p.read_bytes() for p in (on / "clusters").glob("*.png")} == {
         p.name: p.read_bytes() for p in (off / "clusters").glob("*.png")
     }
