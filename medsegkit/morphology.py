@@ -1,4 +1,4 @@
-"""Binary dilation and erosion by a radius, in time independent of the radius.
+"""Binary dilation and erosion by a radius, in time independent of the radius, and hole filling in one labelling.
 
 ``ndimage.binary_dilation(mask, iterations=r)`` with the default cross grows the mask by the taxicab
 (L1) ball of radius ``r``, one pixel per pass: r passes over the image. The taxicab distance transform

@@ -118,7 +118,7 @@ def candidates(
     fov: np.ndarray | None = None,
     paler: bool = False,
 ) -> Iterator[np.ndarray]:
-    """The distinct cleaned unions of the ``k`` darkest clusters (``k = 1 .. K−1``; the lightest with ``paler``)
+    """The cleaned unions of the ``k`` darkest clusters (``k = 1 .. K−1``; the lightest with ``paler``)
     of a cluster map ``(H, W)`` of an ``(H, W, 3)`` uint8 image inside the field of view ``fov`` ``(H, W)`` bool
     (default: the whole image), as ``(H, W)`` bool masks. Clusters are ordered by their mean grey level in
     the field of view; a union that :func:`clean` turns into the same mask as the one before is given once."""
