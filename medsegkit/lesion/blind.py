@@ -15,7 +15,7 @@ from medsegkit.lesion.confidence import confidence
 from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
 from medsegkit.lesion.fov import field_of_view
 from medsegkit.lesion.kmeans import KMeansClusterer
-from medsegkit.lesion.selection import candidates, score, select_foreground
+from medsegkit.lesion.selection import candidates, grey_level, score, select_foreground
 
 SECOND_OPINION = KMeansConfig(num_clusters=3)
 
@@ -58,7 +58,7 @@ def select_and_refine(
     if refine is None:
         selected = select_foreground(work, clusters, fov=fov, paler=paler)
         return Selection(selected, selected, selected)
-    grey = work.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
+    grey = grey_level(work, paler)
     empty = np.zeros(clusters.shape, bool)
     best, best_score, clearest, clearest_score = (empty, empty), float("-inf"), empty, float("-inf")
     for union in candidates(work, clusters, fov=fov, paler=paler):
@@ -82,7 +82,7 @@ def prefer_second(work: np.ndarray, mask: np.ndarray, second: np.ndarray, fov: n
     its distance from the centre; the contrast's sign turned for a ``paler`` lesion)? The same criterion that
     chose each union of clusters chooses between the two clusterings, so a clearer colour edge alone does not
     win a mask that runs off to the border."""
-    grey = work.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
+    grey = grey_level(work, paler)
     return score(second, grey, fov=fov) > score(mask, grey, fov=fov)
 
 
@@ -94,17 +94,26 @@ def blind_mask(
     The clusterer's map and a second opinion (k-means with three colour clusters on the same image, seeded
     by ``seed``) each give a mask: the union of clusters inside the field of view whose colour-refined mask
     scores best (:func:`select_and_refine`; the best union itself when ``refine`` is None). Lesions are
-    sought among the darker clusters; only when neither map has a lesion-like union of them, among the paler
-    ones (``BlindMask.paler``). With ``combine`` the mask the selector scores higher (:func:`prefer_second`)
+    sought among the darker clusters; only when neither map's mask has a positive score (no mask darker than
+    its ring by more than its penalties), among the paler ones (``BlindMask.paler``), whose masks then win if
+    they score higher. With ``combine`` the mask the selector scores higher (:func:`prefer_second`)
     is the result, else the clusterer's. The other mask is the confidence's second opinion.
     """
     fov = field_of_view(work)
     second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
-    for paler in (False, True):  # a lesion paler than its skin only when neither clustering has a darker one
-        first = select_and_refine(work, result.clusters, fov, refine, paler)
-        other = select_and_refine(work, second, fov, refine, paler)
-        if first.union.any() or other.union.any():
+    best = float("-inf")
+    for paler in (False, True):  # a paler lesion only when no darker mask is lesion-like (positive score)
+        pair = (
+            select_and_refine(work, result.clusters, fov, refine, paler),
+            select_and_refine(work, second, fov, refine, paler),
+        )
+        grey = grey_level(work, paler)
+        found = max(score(chosen.mask, grey, fov=fov) for chosen in pair)
+        if not paler or found > best:
+            (first, other), best, polarity = pair, found, paler
+        if best > 0:
             break
+    paler = polarity
     source = "clusterer"
     if combine and prefer_second(work, first.mask, other.mask, fov, paler):
         source = "second-opinion"

@@ -91,6 +91,12 @@ def clean(mask: np.ndarray, config: SelectionConfig = SelectionConfig(), fov: np
     return fill_holes(labels == best)
 
 
+def grey_level(image: np.ndarray, paler: bool = False) -> np.ndarray:
+    """The grey level ``(H, W)`` float of an ``(H, W, 3)`` image that the selection compares: the channel mean,
+    negated for a ``paler`` lesion so that the lesion is the darker side either way."""
+    return image.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
+
+
 def score(
     mask: np.ndarray, grey: np.ndarray, config: SelectionConfig = SelectionConfig(), fov: np.ndarray | None = None
 ) -> float:
@@ -123,7 +129,7 @@ def candidates(
     (default: the whole image), as ``(H, W)`` bool masks. Clusters are ordered by their mean grey level in
     the field of view; a union that :func:`clean` turns into the same mask as the one before is given once."""
     fov = np.ones(clusters.shape, bool) if fov is None else fov
-    grey = image.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
+    grey = grey_level(image, paler)
     values = np.unique(clusters[fov])
     if values.size < 2:
         return
@@ -149,7 +155,7 @@ def select_foreground(
     :func:`candidates`; empty when none is lesion-like. With ``paler`` the candidates are unions of the
     lightest clusters (a lesion paler than its skin), scored with the contrast's sign turned."""
     fov = np.ones(clusters.shape, bool) if fov is None else fov
-    grey = image.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
+    grey = grey_level(image, paler)
     best, best_score = np.zeros(clusters.shape, bool), float("-inf")
     for candidate in candidates(image, clusters, config, fov, paler):
         s = score(candidate, grey, config, fov)

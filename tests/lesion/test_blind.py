@@ -8,6 +8,7 @@ import pytest
 
 from medsegkit import metrics
 from medsegkit.lesion.blind import blind_mask, prefer_second, select_and_refine
+from medsegkit.lesion.clusterer import ClusterResult
 from medsegkit.lesion.colour_refine import refine_mask
 from medsegkit.lesion.confidence import boundary_contrast, confidence
 from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
@@ -106,6 +107,17 @@ def test_a_lesion_lighter_than_its_skin_is_found():
     image, _ = soft_vignette(image, lesion, darkest=0.6)  # the skin dims towards the frame, as in HAM10000
     found = blind_mask(image, KMeansClusterer().segment(image, 0), seed=0, refine=None)
     assert found.paler and metrics.dice(found.mask, lesion) > 0.9
+
+
+def test_a_pale_lesion_inside_a_darker_halo_is_found():
+    image, lesion = scene(lesion_colour=(250, 235, 235), skin=(215, 150, 160))  # a white lesion on pink skin
+    rows, cols = np.mgrid[0:SIZE, 0:SIZE]
+    halo = ~lesion & (np.hypot(rows - 48, cols - 48) < 24)
+    image[halo] = (185, 120, 130)  # with a darker pink halo: the darker search's best is halo and lesion
+    clusters = np.where(lesion, 0, np.where(halo, 1, 2))
+    for refine in (None, ColourRefineConfig()):
+        found = blind_mask(image, ClusterResult(clusters), seed=0, refine=refine)
+        assert found.paler and metrics.dice(found.mask, lesion) > 0.95
 
 
 def test_a_darker_lesion_in_either_clustering_wins_over_a_paler_one():
