@@ -119,4 +119,5 @@ def blind_mask(
         source = "second-opinion"
         first, other = other, first
     scores = confidence(work, first.mask, first.clearest, other.mask, fov)
+    scores["selection_score"] = score(first.mask, grey_level(work, paler), fov=fov)
     return BlindMask(result, fov, first.union, first.mask, source, paler, scores)

@@ -233,7 +233,7 @@ def _cluster_one(
         "paler": found.paler,
         "selected_fraction": round(float(found.selected.mean()), 6),
         "mask_fraction": round(float(found.mask.mean()), 6),
-        **{k: round(v, 6) for k, v in found.scores.items()},
+        **{k: round(v, 6) if np.isfinite(v) else None for k, v in found.scores.items()},  # JSON has no inf
     }
 
 
