@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from medsegkit.cli import app
 from medsegkit.data.dataset import Dataset
@@ -125,6 +126,19 @@ def test_plain_folder_of_images(runner, derm, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "p" / "masks").glob("*.png"))) == 6
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")  # k-means++ on a flat image
+def test_records_keep_the_selection_score_and_null_without_a_lesion(runner, derm, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    first = sorted((derm / "images").glob("*.png"))[0]
+    (folder / "lesion.png").write_bytes(first.read_bytes())
+    Image.fromarray(np.full((48, 48, 3), 180, np.uint8)).save(folder / "blank.png")  # no lesion to find
+    result = runner.invoke(app, ["cluster", str(folder), "-m", "kmeans", "--size", "32", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    records = {c: json.loads((tmp_path / "o" / "cases" / f"{c}.json").read_text()) for c in ("lesion", "blank")}
+    assert records["lesion"]["selection_score"] > 0 and records["blank"]["selection_score"] is None
 
 
 def test_errors(runner, derm, tmp_path):
