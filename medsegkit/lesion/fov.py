@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from medsegkit.lesion.config import FieldOfViewConfig
+from medsegkit.morphology import fill_holes
 
 
 def field_of_view(image: np.ndarray, config: FieldOfViewConfig = FieldOfViewConfig()) -> np.ndarray:
@@ -45,7 +46,7 @@ def field_of_view(image: np.ndarray, config: FieldOfViewConfig = FieldOfViewConf
         return np.ones((h, w), bool)
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     outside = np.isin(labels, border[border > 0])
-    fov = ndimage.binary_fill_holes(~outside)
+    fov = fill_holes(~outside)
     labels, n = ndimage.label(fov)
     if n > 1:
         sizes = ndimage.sum_labels(np.ones_like(fov), labels, np.arange(1, n + 1))
