@@ -23,11 +23,11 @@ import numpy as np
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import read_labels, read_rgb
 from medsegkit.imaging import resize_nearest, resize_square
-from medsegkit.lesion.colour_refine import refine_mask
+from medsegkit.lesion.blind.colour_refine import refine_mask
+from medsegkit.lesion.blind.fov import field_of_view
+from medsegkit.lesion.blind.selection import candidates, score
+from medsegkit.lesion.clustering.kmeans import KMeansClusterer
 from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
-from medsegkit.lesion.fov import field_of_view
-from medsegkit.lesion.kmeans import KMeansClusterer
-from medsegkit.lesion.selection import candidates, score
 from medsegkit.metrics import dice
 
 POOLS = {  # name: (clusterings, paler unions too)

@@ -32,9 +32,8 @@ from medsegkit.data.predictions import PredictionFolder
 from medsegkit.errors import UsageError
 from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame
 from medsegkit.imaging import resize_nearest
-from medsegkit.lesion.clusterer import make_clusterer
+from medsegkit.lesion.cluster import colour_refine_config, make_clusterer, run_cluster
 from medsegkit.lesion.config import ClusterRunConfig
-from medsegkit.lesion.runner import colour_refine_config, run_cluster
 
 
 def best_union_dice(clusters: np.ndarray, gt: np.ndarray) -> float:

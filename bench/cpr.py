@@ -22,7 +22,7 @@ from pathlib import Path
 from medsegkit.fundus.config import AdaptConfig, RefineConfig, SourceConfig
 from medsegkit.fundus.pipeline import adapt_target
 from medsegkit.fundus.source import pretrain
-from medsegkit.job import Job
+from medsegkit.runtime.job import Job
 
 
 def main() -> None:

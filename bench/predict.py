@@ -21,10 +21,11 @@ from pathlib import Path
 
 import torch
 
-from medsegkit.allocator import keep_freed_memory
 from medsegkit.data.images import collect_images
-from medsegkit.inference import load_predictor, predict_folder
-from medsegkit.precision import PRECISIONS, autocast, resolve_precision
+from medsegkit.engine.prediction import predict_folder
+from medsegkit.predict import load_predictor
+from medsegkit.runtime.allocator import keep_freed_memory
+from medsegkit.runtime.precision import PRECISIONS, autocast, resolve_precision
 
 
 def forward_speed(model: torch.nn.Module, size: int, batch: int, device: str, batches: int = 5) -> float:

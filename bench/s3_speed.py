@@ -35,9 +35,9 @@ from medsegkit import metrics
 from medsegkit.data.dataset import Dataset
 from medsegkit.imaging import resize_square
 from medsegkit.layers.depthwise import depthwise_conv2d
-from medsegkit.lesion.blind import blind_mask
+from medsegkit.lesion.blind.per_image import blind_mask
+from medsegkit.lesion.clustering.s3 import S3Clusterer
 from medsegkit.lesion.config import ColourRefineConfig, S3Config
-from medsegkit.lesion.s3 import S3Clusterer
 
 SETTINGS = {
     "default": S3Config(),

@@ -41,13 +41,15 @@ from medsegkit import config as config_module  # noqa: E402
 from medsegkit.config import parse_pairs  # noqa: E402
 from medsegkit.data.dataset import Dataset  # noqa: E402
 from medsegkit.data.imageio import read_labels  # noqa: E402
-from medsegkit.inference import predict  # noqa: E402
-from medsegkit.job import Job  # noqa: E402
-from medsegkit.lesion.clusterer import make_clusterer  # noqa: E402
+from medsegkit.lesion.cluster import (
+    make_clusterer,  # noqa: E402
+    run_cluster,  # noqa: E402
+)
 from medsegkit.lesion.config import ClusterRunConfig, SelfTrainConfig  # noqa: E402
-from medsegkit.lesion.runner import run_cluster  # noqa: E402
-from medsegkit.lesion.selftrain import self_train  # noqa: E402
+from medsegkit.lesion.selftrain.train import self_train  # noqa: E402
 from medsegkit.metrics import dice  # noqa: E402
+from medsegkit.predict import predict  # noqa: E402
+from medsegkit.runtime.job import Job  # noqa: E402
 
 
 def scores(run: Path, ds: Dataset, cases: list[str]) -> np.ndarray:
@@ -94,9 +96,9 @@ def forward_speed(checkpoint: Path, batches: int = 5, batch: int = 8) -> float:
     """Images per second of the network's forward pass alone (after one warm-up batch)."""
     import torch
 
-    from medsegkit.checkpoint import read_checkpoint
-    from medsegkit.lesion.segmenter import load_lesion_model
+    from medsegkit.lesion.selftrain.network import load_lesion_model
     from medsegkit.models.fold import inference_copy
+    from medsegkit.runtime.checkpoint import read_checkpoint
 
     model, cfg = load_lesion_model(checkpoint, read_checkpoint(checkpoint))
     model = inference_copy(model, cfg.size, "cpu")  # as predict does

@@ -17,8 +17,8 @@ from pathlib import Path
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.prepare import prepare
 from medsegkit.evaluation import EvalSettings, evaluate_runs
-from medsegkit.inference import predict
-from medsegkit.job import Job
+from medsegkit.predict import predict
+from medsegkit.runtime.job import Job
 
 DARK = {"brightness": 0.6, "contrast": 0.8, "gamma": 1.3}
 SHIFTS: dict[str, dict[str, float]] = {

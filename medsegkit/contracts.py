@@ -19,7 +19,7 @@ CONTRACTS: dict[str, str] = {
     "losses": "factory() -> loss(logits, target, weight=None) -> scalar tensor, with logits, target and "
     "weight (B, S, H, W)",
     "readers": "a subclass of medsegkit.data.readers.base.DatasetReader",
-    "clusterers": "a subclass of medsegkit.lesion.clusterer.Clusterer: segment(image (H, W, 3) uint8, seed) "
+    "clusterers": "a subclass of medsegkit.lesion.clustering.base.Clusterer: segment(image (H, W, 3) uint8, seed) "
     "-> ClusterResult",
 }
 
@@ -41,17 +41,33 @@ def _broken(kind: str, name: str, what: str) -> ContractError:
     return ContractError(f"{SINGULAR[kind]} {name!r} breaks the {kind} contract ({what}); expected {CONTRACTS[kind]}")
 
 
-def check_loaded(kind: str, name: str, obj: Any) -> None:
-    """Cheap checks on an imported component, before any work: its type and its call signature."""
-    if kind in ("readers", "clusterers"):
-        if kind == "readers":
-            from medsegkit.data.readers.base import DatasetReader as base
-        else:
-            from medsegkit.lesion.clusterer import Clusterer as base
+def check_loaded(kind: str, name: str, obj: Any, base: type | None = None) -> None:
+    """Cheap checks on an imported component, before any work: its type, never its call.
+
+    ``base`` is the class a component must subclass (readers and clusterers), passed by the caller that uses
+    it, so that this module imports no pipeline; without it a component need only be callable. A model or
+    attention component that is a class must be a ``torch.nn.Module``.
+    """
+    if base is not None:
         if not (isinstance(obj, type) and issubclass(obj, base)):
-            raise _broken(kind, name, f"got {obj!r}")
+            raise _broken(kind, name, f"got {obj!r}, not a subclass of {base.__module__}.{base.__qualname__}")
     elif not callable(obj):
         raise _broken(kind, name, f"got a non-callable {type(obj).__name__}")
+    if kind in ("models", "attention") and isinstance(obj, type):
+        from torch import nn
+
+        if not issubclass(obj, nn.Module):
+            raise _broken(kind, name, f"{obj.__qualname__} is a class but not a torch.nn.Module")
+
+
+def check_built(kind: str, name: str, module: Any) -> Any:
+    """``module``, built by a model or attention factory, if it is a ``torch.nn.Module``; else a
+    :class:`ContractError` (a factory function cannot be checked before it is called)."""
+    from torch import nn
+
+    if not isinstance(module, nn.Module):
+        raise _broken(kind, name, f"its factory returned a {type(module).__name__}, not a torch.nn.Module")
+    return module
 
 
 def check_loss(name: str, loss: Any) -> None:
@@ -65,14 +81,16 @@ def check_loss(name: str, loss: Any) -> None:
         pass
 
 
-def exercise(kind: str, name: str, obj: Any) -> None:
-    """Build the component and run it once on tiny inputs; a wrong output is a :class:`ContractError`."""
+def exercise(kind: str, name: str, obj: Any, base: type | None = None) -> None:
+    """Build the component and run it once on tiny inputs; a wrong output is a :class:`ContractError`.
+    ``base``: as for :func:`check_loaded`."""
     import numpy as np
     import torch
 
     try:
+        check_loaded(kind, name, obj, base)
         if kind == "models":
-            model = obj().eval()
+            model = check_built(kind, name, obj()).eval()
             with torch.no_grad():
                 out = model(torch.rand(2, 3, 64, 64))
             if not (
@@ -80,7 +98,7 @@ def exercise(kind: str, name: str, obj: Any) -> None:
             ):
                 raise _broken(kind, name, f"forward returned {_describe(out)}")
         elif kind == "attention":
-            out = obj(8)(torch.rand(2, 8, 16, 16))
+            out = check_built(kind, name, obj(8))(torch.rand(2, 8, 16, 16))
             if not (isinstance(out, torch.Tensor) and out.shape == (2, 8, 16, 16)):
                 raise _broken(kind, name, f"(2, 8, 16, 16) became {_describe(out)}")
         elif kind == "losses":
@@ -94,12 +112,9 @@ def exercise(kind: str, name: str, obj: Any) -> None:
                     raise _broken(kind, name, f"returned {_describe(value)}")
             value.backward()
         elif kind == "clusterers":
-            check_loaded(kind, name, obj)
             result = obj().segment(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8), 0)
             if getattr(result, "clusters", np.zeros(0)).shape != (32, 32):
                 raise _broken(kind, name, f"segment returned {_describe(result)}")
-        else:
-            check_loaded(kind, name, obj)
     except ContractError:
         raise
     except Exception as exc:

@@ -30,11 +30,11 @@ import pandas as pd
 from scipy import ndimage
 
 from medsegkit import metrics
-from medsegkit.atomic import write_json_atomic, write_text_atomic
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.predictions import PredictionFolder
 from medsegkit.errors import DataError, UsageError
 from medsegkit.imaging import resize_nearest
+from medsegkit.runtime.atomic import write_json_atomic, write_text_atomic
 
 Select = Literal["blind", "best-overlap"]
 Protocol = Literal["standard", "ssct"]

@@ -118,8 +118,9 @@ def resolve(kind: str, name: str) -> Component:
     return matches[0]
 
 
-def load(kind: str, name: str) -> Any:
-    """Import and return the object registered as ``name`` for ``kind``, checked against its kind's contract."""
+def load(kind: str, name: str, base: type | None = None) -> Any:
+    """Import and return the object registered as ``name`` for ``kind``, checked against its kind's contract
+    (and, where the caller gives one, against the ``base`` class it must subclass)."""
     component = resolve(kind, name)
     try:
         obj = component.entry_point.load()
@@ -129,7 +130,7 @@ def load(kind: str, name: str) -> Any:
             "failed to import: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
-    contracts.check_loaded(component.kind, component.name, obj)
+    contracts.check_loaded(component.kind, component.name, obj, base)
     return obj
 
 
@@ -141,15 +142,15 @@ def conflicts(kind: str) -> dict[str, list[Component]]:
     return {n: cs for n, cs in by_name.items() if len(cs) > 1}
 
 
-def check(component: Component, exercise: bool = False) -> ComponentStatus:
+def check(component: Component, exercise: bool = False, base: type | None = None) -> ComponentStatus:
     """Import ``component`` and report whether it loads and keeps its kind's contract (run once on tiny
-    inputs when ``exercise``), with the reason when it does not."""
+    inputs when ``exercise``; a subclass of ``base`` where given), with the reason when it does not."""
     try:
         obj = component.entry_point.load()
     except Exception as exc:
         return ComponentStatus(component, False, f"{type(exc).__name__}: {exc}")
     try:
-        (contracts.exercise if exercise else contracts.check_loaded)(component.kind, component.name, obj)
+        (contracts.exercise if exercise else contracts.check_loaded)(component.kind, component.name, obj, base)
     except contracts.ContractError as exc:
         return ComponentStatus(component, False, str(exc))
     clash = [c for c in conflicts(component.kind).get(component.name, []) if c is not component]

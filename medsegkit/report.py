@@ -1,109 +1,252 @@
-"""Everything the CLI shows a person: rich tables on stdout, messages on stderr."""
+"""``medsegkit report``: one self-contained HTML page that shows one or several runs.
+
+The page holds everything it shows: thumbnails are embedded as base64 PNG, plots are inline SVG, the
+per-case table sorts with a few lines of inline script; it loads nothing from anywhere. Sections: the
+runs with their settings and versions; with ground truth, the metric table (mean ± std, median) and
+the per-case Dice of every run as a strip plot; a sortable per-case table; a gallery (JPEG thumbnails
+of at most ``THUMB`` pixels) with one row per
+case and one overlay per run, worst first (lowest Dice of the first run with ground truth, else
+lowest confidence, else by case id).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import base64
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+import numpy as np
 
-from medsegkit.registry import ComponentStatus
+from medsegkit import __version__
+from medsegkit.data.dataset import Dataset
+from medsegkit.data.imageio import read_labels, read_rgb
+from medsegkit.data.predictions import PredictionFolder
+from medsegkit.engine.overlays import draw, layers_of, overlay_bytes
+from medsegkit.errors import DataError
+from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame, summarise
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-
-def dataset_table(manifest: dict[str, Any], where: str) -> Table:
-    """Summary of a canonical dataset: cases per split, sizes and label pixel shares."""
-    stats = manifest["statistics"]
-    table = Table(title=f"{manifest['name']} ({manifest['task']}) at {where}", title_justify="left")
-    table.add_column("what")
-    table.add_column("value", overflow="fold")
-    table.add_row("reader", str(manifest["source"]["reader"]))
-    table.add_row("cases", f"{stats['cases']} ({stats['with_mask']} with masks)")
-    splits = ", ".join(f"{k} {len(v)}" for k, v in manifest["splits"].items() if k != "all")
-    table.add_row("splits", splits or "none (all cases in 'all')")
-    sizes = [tuple(c["size"]) for c in manifest["cases"].values()]
-    if sizes:
-        hs, ws = [s[0] for s in sizes], [s[1] for s in sizes]
-        size_text = f"{ws[0]}x{hs[0]}" if len(set(sizes)) == 1 else f"{min(ws)}..{max(ws)} x {min(hs)}..{max(hs)}"
-        table.add_row("image size (WxH)", size_text)
-    total = sum(stats["label_pixels"].values())
-    if total:
-        shares = ", ".join(f"{label} {100 * n / total:.1f}%" for label, n in stats["label_pixels"].items())
-        table.add_row("label pixels", shares)
-    for note in manifest.get("notes", []):
-        table.add_row("note", note)
-    return table
+THUMB = 192
+SHOWN_METRICS = {"dice": "Dice ↑", "hm": "HM ↓", "hd95": "HD95 ↓", "assd": "ASSD ↓", "vcdr_err": "|vCDR error| ↓"}
 
 
-def plugins_table(statuses: Iterable[ComponentStatus]) -> Table:
-    table = Table(title="medsegkit components", title_justify="left")
-    table.add_column("kind", no_wrap=True)
-    table.add_column("name", no_wrap=True)
-    for column in ("distribution", "target", "status"):
-        table.add_column(column, overflow="fold")
-    for s in statuses:
-        c = s.component
-        state = ("[green]ok[/]" if s.ok else "[red]broken[/]") + (f": {s.reason}" if s.reason else "")
-        table.add_row(c.kind, c.name, c.dist, c.target, state)
-    return table
+@dataclass
+class RunView:
+    """One run as the page sees it: its masks, the images they belong to, its settings and confidences."""
+
+    label: str
+    path: Path
+    folder: PredictionFolder
+    settings: dict[str, Any] = field(default_factory=dict)
+    images: dict[str, Path] = field(default_factory=dict)
+    confidence: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: Path, label: str) -> RunView:
+        view = cls(label, path, PredictionFolder.open(path))
+        manifest = path / "manifest.json"
+        if manifest.is_file():
+            data = json.loads(manifest.read_text())
+            view.settings = {k: v for k, v in data.items() if k not in ("cases", "failed")}
+            for case in data.get("cases", []):
+                if "image" in case:
+                    view.images[case["case"]] = Path(case["image"])
+                if case.get("confidence") is not None:
+                    view.confidence[case["case"]] = float(case["confidence"])
+        elif (path.parent / "config.toml").is_file():  # adapt's source-only/ and adapted/
+            view.settings = {"config.toml": (path.parent / "config.toml").read_text()}
+        return view
 
 
-def status_records(statuses: Iterable[ComponentStatus]) -> list[dict[str, Any]]:
-    return [
-        {
-            "kind": s.component.kind,
-            "name": s.component.name,
-            "distribution": s.component.dist,
-            "target": s.component.target,
-            "status": "ok" if s.ok else "broken",
-            "reason": s.reason,
-        }
-        for s in statuses
-    ]
+def build(runs: list[Path], gt: Dataset | None = None, labels: list[str] | None = None, max_cases: int = 200) -> str:
+    """The page's HTML for ``runs`` (scored against ``gt`` when given)."""
+    names = labels or _labels(runs)
+    views = [RunView.open(Path(run), name) for run, name in zip(runs, names, strict=True)]
+    task = (
+        gt.task.name if gt is not None else ("fundus" if any("checkpoint" in v.settings for v in views) else "lesion")
+    )
+    cases = sorted(set().union(*(v.folder.masks for v in views)))
+    scores: dict[str, dict[str, float]] = {v.label: {} for v in views}
+    summary: dict[str, Any] = {}
+    if gt is not None:
+        settings = EvalSettings(split="all")
+        results = [evaluate_run(v.path, gt, settings, label=v.label) for v in views]
+        frame = per_case_frame(results, settings)
+        summary = summarise(frame)
+        first = "lesion" if task == "lesion" else "disc"
+        for row in frame[frame["structure"] == first].itertuples():
+            scores[row.run][row.case] = float(row.dice)
+        cases.sort(key=lambda c: scores[views[0].label].get(c, math.inf))
+        key = f"Dice ({first})"
+    elif views[0].confidence:
+        cases.sort(key=lambda c: views[0].confidence.get(c, math.inf))
+        key = "confidence"
+    else:
+        key = ""
+    values = scores if gt is not None else {v.label: v.confidence for v in views}
+    parts = [_head(names), _runs(views)]
+    if summary:
+        parts.append(_metric_table(summary))
+    if any(values.values()):
+        parts.append(_strip_plot(values, key))
+    parts.append(_case_table(cases, views, values, key))
+    parts.append(_gallery(cases[:max_cases], views, gt, task, values, key, len(cases)))
+    return "\n".join(parts) + "\n</body></html>\n"
 
 
-METRIC_LABELS: dict[str, str] = {
-    "dice": "Dice ↑",
-    "hm": "HM (1 − Jaccard) ↓",
-    "xor": "XOR ↓",
-    "hd": "HD ↓",
-    "hd95": "HD95 pooled ↓",
-    "hd95_max": "HD95 max-directed ↓",
-    "asd": "ASD pred→gt ↓",
-    "assd": "ASSD pooled ↓",
-    "assd_mean": "ASSD mean-directed ↓",
-    "vcdr_err": "|vCDR error| ↓",
-}
+def _labels(runs: list[Path]) -> list[str]:
+    names = [Path(r).name for r in runs]
+    return names if len(set(names)) == len(names) else [str(r) for r in runs]
 
 
-def evaluation_table(summary: dict[str, dict[str, Any]], title: str) -> Table:
-    """One column per run; per structure, rows of ``mean ± std (median)`` per metric, then counts."""
-    runs = list(summary)
-    table = Table(title=escape(title), title_justify="left")
-    table.add_column("structure")
-    table.add_column("metric")
-    for run in runs:
-        table.add_column(escape(run), justify="right", overflow="fold")
-    structures = list(dict.fromkeys(s for run in runs for s in summary[run]))
-    for structure in structures:
-        entries = [summary[run].get(structure) for run in runs]
-        metrics = list(dict.fromkeys(m for e in entries if e for m in e["metrics"]))
-        for i, metric in enumerate(metrics):
-            cells = []
-            for e in entries:
-                stat = e["metrics"].get(metric) if e else None
-                cells.append("–" if stat is None else f"{stat['mean']:.4f} ± {stat['std']:.4f} ({stat['median']:.4f})")
-            table.add_row(structure if i == 0 else "", METRIC_LABELS.get(metric, metric), *cells)
-        table.add_row("", "cases", *[str(e["cases"]) if e else "0" for e in entries])
-        table.add_row(
-            "",
-            "empty pred / gt / both",
-            *[f"{e['empty']['pred']} / {e['empty']['gt']} / {e['empty']['both']}" if e else "–" for e in entries],
-            end_section=True,
+def _head(names: list[str]) -> str:
+    title = html.escape("medsegkit report: " + ", ".join(names))
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
+th {{ background: #f3f3f3; cursor: pointer; }} td:first-child, th:first-child {{ text-align: left; }}
+.gallery td {{ text-align: center; vertical-align: top; font-size: 0.85em; }}
+.gallery img {{ display: block; max-width: {THUMB}px; }}
+pre {{ background: #f7f7f7; padding: 0.5em; overflow-x: auto; font-size: 0.8em; }}
+</style>
+<script>
+function sortTable(th) {{
+  const table = th.closest("table"), body = table.tBodies[0], i = th.cellIndex;
+  const up = th.dataset.up !== "1"; th.dataset.up = up ? "1" : "0";
+  const value = r => {{ const t = r.cells[i].textContent; const n = parseFloat(t); return isNaN(n) ? t : n; }};
+  [...body.rows].sort((a, b) => (value(a) > value(b) ? 1 : value(a) < value(b) ? -1 : 0) * (up ? 1 : -1))
+    .forEach(r => body.appendChild(r));
+}}
+</script></head><body>
+<h1>{title}</h1>
+<p>Made by medsegkit {__version__} on {when}. Self-contained: nothing on this page is loaded from elsewhere.</p>"""
+
+
+def _runs(views: list[RunView]) -> str:
+    rows = []
+    for v in views:
+        text = html.escape(json.dumps(v.settings, indent=1, default=str)) if v.settings else "no manifest"
+        rows.append(
+            f"<details><summary><b>{html.escape(v.label)}</b>: {html.escape(str(v.path))}, "
+            f"{len(v.folder.masks)} masks</summary><pre>{text}</pre></details>"
         )
-    table.caption = "mean ± std (median); distances exclude cases where one mask is empty (counted above)"
-    return table
+    return "<h2>Runs and their settings</h2>\n" + "\n".join(rows)
+
+
+def _fmt(entry: dict[str, Any] | None) -> str:
+    if not entry:
+        return "–"
+    return f"{entry['mean']:.4f} ± {entry['std']:.4f} ({entry['median']:.4f})"
+
+
+def _metric_table(summary: dict[str, Any]) -> str:
+    structures = list(next(iter(summary.values())))
+    head = "".join(f"<th>{html.escape(r)}</th>" for r in summary)
+    rows = []
+    for s in structures:
+        for metric, title in SHOWN_METRICS.items():
+            cells = [summary[r].get(s, {}).get("metrics", {}).get(metric) for r in summary]
+            if any(cells):
+                rows.append(f"<tr><td>{s}: {title}</td>" + "".join(f"<td>{_fmt(c)}</td>" for c in cells) + "</tr>")
+        cases = [str(summary[r].get(s, {}).get("cases", "–")) for r in summary]
+        rows.append(f"<tr><td>{s}: cases</td>" + "".join(f"<td>{c}</td>" for c in cases) + "</tr>")
+    return (
+        "<h2>Metrics against the ground truth</h2><p>mean ± std (median) over cases.</p>"
+        f"<table><thead><tr><th>metric</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _strip_plot(values: dict[str, dict[str, float]], key: str, width: int = 560, row: int = 36) -> str:
+    """Inline SVG: one row per run, a dot per case at its value in [0, 1], the mean as a bar."""
+    height = row * len(values) + 30
+    left, right = 150, width - 20
+    parts = [f'<svg width="{width}" height="{height}" role="img">']
+    for tick in np.linspace(0, 1, 6):
+        x = left + tick * (right - left)
+        parts.append(f'<line x1="{x:.1f}" y1="5" x2="{x:.1f}" y2="{height - 20}" stroke="#ddd"/>')
+        parts.append(f'<text x="{x:.1f}" y="{height - 5}" font-size="11" text-anchor="middle">{tick:.1f}</text>')
+    for i, (name, by_case) in enumerate(values.items()):
+        y = 20 + i * row
+        parts.append(f'<text x="{left - 8}" y="{y + 4}" font-size="12" text-anchor="end">{html.escape(name)}</text>')
+        for v in by_case.values():
+            x = left + min(max(v, 0.0), 1.0) * (right - left)
+            parts.append(f'<circle cx="{x:.1f}" cy="{y}" r="3" fill="#2a7ab9" fill-opacity="0.5"/>')
+        if by_case:
+            x = left + float(np.mean(list(by_case.values()))) * (right - left)
+            parts.append(
+                f'<line x1="{x:.1f}" y1="{y - 10}" x2="{x:.1f}" y2="{y + 10}" stroke="#c0392b" stroke-width="2"/>'
+            )
+    parts.append("</svg>")
+    return f"<h2>Per-case {html.escape(key)}</h2><p>One dot per case; the red bar is the mean.</p>" + "".join(parts)
+
+
+def _case_table(cases: list[str], views: list[RunView], values: dict[str, dict[str, float]], key: str) -> str:
+    head = "".join(f'<th onclick="sortTable(this)">{html.escape(v.label)} {html.escape(key)}</th>' for v in views)
+    rows = []
+    for case in cases:
+        cells = "".join(
+            f"<td>{values[v.label][case]:.4f}</td>" if case in values.get(v.label, {}) else "<td>–</td>" for v in views
+        )
+        rows.append(f"<tr><td>{html.escape(case)}</td>{cells}</tr>")
+    return (
+        "<h2>Cases</h2><p>Click a column to sort.</p>"
+        f'<table class="cases"><thead><tr><th onclick="sortTable(this)">case</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _thumbnail(image: np.ndarray, labels: np.ndarray, task: str) -> str:
+    drawn = draw(image, layers_of(labels, task), THUMB)
+    return "data:image/jpeg;base64," + base64.b64encode(overlay_bytes(drawn)).decode("ascii")
+
+
+def _gallery(
+    cases: list[str],
+    views: list[RunView],
+    gt: Dataset | None,
+    task: str,
+    values: dict[str, dict[str, float]],
+    key: str,
+    total: int,
+) -> str:
+    head = "".join(f"<th>{html.escape(v.label)}</th>" for v in views)
+    order = f"lowest {key} of {views[0].label} first" if key else "by case id"
+    rows = []
+    for case in cases:
+        image_path = next((v.images[case] for v in views if case in v.images), None)
+        if image_path is None and gt is not None and case in gt.case_ids():
+            image_path = gt.image_path(case)
+        if image_path is None:
+            raise DataError(
+                f"{views[0].path}: no image recorded for case {case!r}; pass --gt DATASET to show its images"
+            )
+        image = read_rgb(image_path)
+        cells = []
+        if gt is not None and gt.mask_path(case) is not None:
+            cells.append(
+                f'<td><img alt="{case} ground truth" src="{_thumbnail(image, gt.mask(case), task)}">ground truth</td>'
+            )
+        for v in views:
+            if case not in v.folder.masks:
+                cells.append("<td>–</td>")
+                continue
+            value = values.get(v.label, {}).get(case)
+            caption = f"{key} {value:.3f}" if value is not None else ""
+            src = _thumbnail(image, read_labels(v.folder.masks[case]), task)
+            cells.append(f'<td><img alt="{html.escape(case)} {html.escape(v.label)}" src="{src}">{caption}</td>')
+        rows.append(f"<tr><td>{html.escape(case)}</td>{''.join(cells)}</tr>")
+    gt_head = "<th>ground truth</th>" if gt is not None else ""
+    shown = f"the first {len(cases)} of {total}" if len(cases) < total else f"all {total}"
+    return (
+        f"<h2>Gallery</h2><p>{shown} cases, {html.escape(order)}; contours: lesion or disc green, cup blue.</p>"
+        f'<table class="gallery"><thead><tr><th>case</th>{gt_head}{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )

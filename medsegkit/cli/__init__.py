@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup, TyperOption
 
-from medsegkit import __version__, report
-from medsegkit.cli import data, evaluate, export, fundus, lesion, page, plugins, predict, selftrain, source
+from medsegkit import __version__
+from medsegkit.cli import console, data, evaluate, export, fundus, lesion, page, plugins, predict, selftrain, source
 from medsegkit.cli._common import debugging
 
 _display_type_rich = TyperOption.display_type_rich
@@ -34,7 +34,7 @@ class _App(TyperGroup):
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
         except typer.Abort:
-            report.err.print("aborted")
+            console.err.print("aborted")
             result = 1
         except Exception as exc:
             if not _parser_error(exc) or debugging():
@@ -42,11 +42,11 @@ class _App(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # the help was shown; nothing else to say
                 message = exc.format_message()
                 if message.strip():
-                    report.err.print(message, markup=False, highlight=False)
+                    console.err.print(message, markup=False, highlight=False)
             else:
                 context = getattr(exc, "ctx", None)
                 hint = f" (see `{context.command_path} --help`)" if context is not None else ""
-                report.err.print(
+                console.err.print(
                     f"[bold red]error:[/] {exc.format_message()}{hint}", markup=True, soft_wrap=True, highlight=False
                 )
             if not standalone_mode:
@@ -80,7 +80,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        report.out.print(f"medsegkit {__version__}")
+        console.out.print(f"medsegkit {__version__}")
         raise typer.Exit()
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.progress import track
 
-from medsegkit import report
+from medsegkit.cli import console
 from medsegkit.data.dataset import DATA_ENV
 from medsegkit.errors import MedsegkitError
 
@@ -103,7 +103,7 @@ def _os_message(exc: OSError) -> str:
 
 
 def fail(message: str, code: int) -> None:
-    report.err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True, highlight=False)
+    console.err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -119,14 +119,14 @@ def progress(description: str, transient: bool = False, every: float = 10.0) -> 
             now = time.monotonic()
             if i == 1 or i == len(listed) or now - last >= every:
                 last = now
-                report.err.print(
+                console.err.print(
                     f"{description}: {i}/{len(listed)} done ({now - start:.0f} s)", markup=False, highlight=False
                 )
 
     def bar(items: Iterable[T]) -> Iterator[T]:
-        return iter(track(items, description=description, console=report.err, transient=transient))
+        return iter(track(items, description=description, console=console.err, transient=transient))
 
-    return bar if report.err.is_terminal else plain
+    return bar if console.err.is_terminal else plain
 
 
 def staged(items: Iterable[T], description: str) -> Iterator[T]:

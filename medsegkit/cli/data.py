@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from medsegkit import report
+from medsegkit.cli import console
 from medsegkit.cli._common import DataRootOpt, handle_errors, opt, out_option, progress
 from medsegkit.data.readers.drishti import DrishtiOptions
 from medsegkit.data.readers.folder import FolderOptions
@@ -83,7 +83,7 @@ def prepare(
     target, manifest = run_prepare(
         kind, src, out, resolve_root(data_root), options, name=name, progress=bar, command=command
     )
-    report.out.print(report.dataset_table(manifest, str(target)))
+    console.out.print(console.dataset_table(manifest, str(target)))
 
 
 @handle_errors
@@ -93,7 +93,7 @@ def info(dataset: Annotated[str, typer.Argument(help=HELP["dataset"])], data_roo
     from medsegkit.data.dataset import data_root as resolve_root
 
     path = resolve_dataset(dataset, resolve_root(data_root))
-    report.out.print(report.dataset_table(Dataset.open(path).manifest, str(path)))
+    console.out.print(console.dataset_table(Dataset.open(path).manifest, str(path)))
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from medsegkit import report
+from medsegkit.cli import console
 from medsegkit.cli._common import DataRootOpt, handle_errors, out_option, progress
 from medsegkit.cli.page import report_hint
 from medsegkit.errors import MedsegkitError
@@ -93,12 +93,12 @@ def evaluate(
     )
     if settings.leaks_ground_truth:
         title = f"PROTOCOL SSCT: GROUND TRUTH LEAKS INTO PREDICTIONS (reproduction only). {title}"
-        report.err.print(f"[bold yellow]warning:[/] {ev.SSCT_WARNING}")
-    report.out.print(report.evaluation_table(summary, title))
-    report.err.print(f"wrote {target / 'per_case.csv'} and {target / 'summary.json'}")
-    report.err.print(report_hint(predictions, gt), soft_wrap=True)
+        console.err.print(f"[bold yellow]warning:[/] {ev.SSCT_WARNING}")
+    console.out.print(console.evaluation_table(summary, title))
+    console.err.print(f"wrote {target / 'per_case.csv'} and {target / 'summary.json'}")
+    console.err.print(report_hint(predictions, gt), soft_wrap=True)
     for line in ev.problems(results):
-        report.err.print(f"[yellow]note:[/] {line}", soft_wrap=True)
+        console.err.print(f"[yellow]note:[/] {line}", soft_wrap=True)
     if any(r.missing for r in results) and not allow_missing:
         raise MedsegkitError("some cases have no prediction (listed above); pass --allow-missing to accept that")
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from medsegkit import report
 from medsegkit.cli import _common as common
+from medsegkit.cli import console
 
 HELP = {
     "source": "A prepared dataset (path or name under the data root), or a cluster, predict, refine or adapt run "
@@ -48,13 +48,13 @@ def export(
         path, format_, out, dataset_id, name, min_confidence, validation, common.progress("export", transient=True)
     )
     if format_ == "nnunet":
-        report.out.print(
+        console.out.print(
             f"{description['numTraining']} training cases in {target}; check it with "
             f"`nnUNetv2_plan_and_preprocess -d {dataset_id} --verify_dataset_integrity` (nnUNet_raw={Path(out)})"
         )
     else:
         counts = ", ".join(f"{len(description[k])} {k}" for k in ("training", "validation", "test"))
-        report.out.print(f"{counts} in {target / 'datalist.json'}")
+        console.out.print(f"{counts} in {target / 'datalist.json'}")
 
 
 def register(app: typer.Typer) -> None:

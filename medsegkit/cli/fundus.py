@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from medsegkit import report
 from medsegkit.cli import _common as common
+from medsegkit.cli import console
 from medsegkit.cli.page import report_hint
 from medsegkit.fundus.config import DEFAULT_LOSS, AdaptConfig, RefineConfig
 
@@ -57,7 +57,7 @@ def refine(
     from medsegkit import config as config_module
     from medsegkit.data.dataset import data_root as resolve_root
     from medsegkit.fundus.refine import refine_target
-    from medsegkit.job import Job
+    from medsegkit.runtime.job import Job
 
     flags = {"method": method, "passes": passes, "seed": seed}
     cfg = config_module.load(RefineConfig, config, config_module.overrides(set_, flags), "refine")
@@ -65,13 +65,13 @@ def refine(
         source, target, cfg, Job(out, resolve_root(data_root), device, common.staged, threads)
     )
     kept = 100 * sum(c["kept"] for c in manifest["cases"]) / max(len(manifest["cases"]), 1)
-    report.out.print(
+    console.out.print(
         f"{len(manifest['cases'])} pseudo-labels in {destination} ({kept:.1f}% of pixels kept by denoising; "
         f"{manifest['seconds']:.1f} s)"
     )
     if cfg.method != "dpl":
         fell = manifest["fell_back"]
-        report.out.print(
+        console.out.print(
             f"refinement kept for cup in {len(manifest['cases']) - fell['cup']} and disc in "
             f"{len(manifest['cases']) - fell['disc']} images; the others fell back to the unrefined pseudo-label "
             "(refined labels agreed less with the prototypes)"
@@ -103,7 +103,7 @@ def adapt(
     from medsegkit import config as config_module
     from medsegkit.data.dataset import data_root as resolve_root
     from medsegkit.fundus.pipeline import adapt_target
-    from medsegkit.job import Job
+    from medsegkit.runtime.job import Job
 
     flags = {"method": method, "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr}
     cfg = config_module.load(AdaptConfig, config, {**flags, "threshold": threshold, "seed": seed}, "adapt")
@@ -114,8 +114,8 @@ def adapt(
     destination, summary = adapt_target(source, source_domain, target, cfg, refine_cfg, job, resume)
     if summary:
         title = f"{Path(source_domain).name} -> {Path(target).name} ({cfg.method}); {destination}"
-        report.out.print(report.evaluation_table(summary, title))
-        report.err.print(report_hint([destination / "source-only", destination / "adapted"], target), soft_wrap=True)
+        console.out.print(console.evaluation_table(summary, title))
+        console.err.print(report_hint([destination / "source-only", destination / "adapted"], target), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

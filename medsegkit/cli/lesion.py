@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from medsegkit import report
+from medsegkit.cli import console
 from medsegkit.cli._common import (
     ConfigOpt,
     DataRootOpt,
@@ -35,7 +35,8 @@ HELP = {
     "seed": "Random seed; each image's seed derives from it and the case id, so shards agree with a single "
     f"run ({RUN.seed}).",
     "shard": "Process shard i of N (0-based 'i/N'); default: RANK/WORLD_SIZE under torchrun, else all images.",
-    "max_iter": f"s3, s3-stn: maximum iterations per image ({default(S3Config, 'max_iter')}; the paper: 50).",
+    "max_iter": f"Maximum iterations per image: s3, s3-stn optimiser steps ({default(S3Config, 'max_iter')}; the "
+    f"paper: 50); kmeans Lloyd iterations ({default(KMeansConfig, 'max_iter')}).",
     "lr": f"s3, s3-stn: SGD learning rate ({default(S3Config, 'lr')}).",
     "attention": "s3, s3-stn: attention module of the blocks, a medsegkit.attention name "
     f"({default(S3Config, 'attention')}).",
@@ -88,8 +89,8 @@ def cluster(
     """
     from medsegkit import config as config_module
     from medsegkit.data.dataset import data_root as resolve_root
-    from medsegkit.job import Job
-    from medsegkit.lesion.runner import cluster as run
+    from medsegkit.lesion.cluster import cluster as run
+    from medsegkit.runtime.job import Job
 
     flags = {"max_iter": max_iter, "lr": lr, "attention": attention, "num_clusters": num_clusters}
     values = {"size": size, "seed": seed, "refine_mask": refine_mask, "combine": combine, "batch": batch}
@@ -102,11 +103,11 @@ def cluster(
     if not manifest:
         return  # a torchrun rank other than 0
     seconds = manifest["median_seconds"]
-    report.out.print(
+    console.out.print(
         f"{manifest['finished']}/{manifest['input']['images']} images done in {destination} on {manifest['device']}"
         + (f"; median {seconds:.2f} s per image" if seconds is not None else "")
     )
-    report.err.print(report_hint([destination]), soft_wrap=True)
+    console.err.print(report_hint([destination]), soft_wrap=True)
     if manifest["failed"]:
         where = destination / "failed.csv"
         fail(f"{len(manifest['failed'])} image(s) could not be read; listed with the reason in {where}", 1)

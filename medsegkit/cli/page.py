@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from medsegkit import report
 from medsegkit.cli import _common as common
+from medsegkit.cli import console
 
 HELP = {
     "runs": "Run folders with masks/ (cluster, predict, an adapt run's source-only/ and adapted/, evaluate inputs); "
@@ -40,11 +40,11 @@ def report_(
 ) -> None:
     """Write one self-contained HTML page (embedded images, inline plots, no external files) showing the runs:
     settings, metrics with --gt, a sortable per-case table and a gallery of overlays, worst first."""
-    from medsegkit.atomic import write_text_atomic
     from medsegkit.data.dataset import Dataset, resolve_dataset
     from medsegkit.data.dataset import data_root as resolve_root
     from medsegkit.errors import UsageError
-    from medsegkit.report_page import build
+    from medsegkit.report import build
+    from medsegkit.runtime.atomic import write_text_atomic
 
     if label and len(label) != len(runs):
         raise UsageError(f"--label given {len(label)} times for {len(runs)} runs; give one per run or none")
@@ -53,7 +53,7 @@ def report_(
     ds = Dataset.open(resolve_dataset(gt, resolve_root(data_root))) if gt else None
     target = out or runs[0] / "report.html"
     write_text_atomic(target, build(runs, ds, label, max_cases))
-    report.out.print(f"report in {target}")
+    console.out.print(f"report in {target}")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from medsegkit import report
 from medsegkit.cli import _common as common
+from medsegkit.cli import console
 from medsegkit.cli.page import report_hint
 from medsegkit.fundus.config import AdaptConfig
 from medsegkit.lesion.config import SelfTrainConfig
@@ -46,19 +46,19 @@ def predict(
     area and vertical cup-to-disc ratio for a fundus checkpoint, lesion area and confidence (and review.csv, least
     confident first) for a lesion one; optionally MC-dropout uncertainty. A rerun skips finished images."""
     from medsegkit.data.dataset import data_root as resolve_root
-    from medsegkit.inference import predict as run
-    from medsegkit.job import Job
+    from medsegkit.predict import predict as run
+    from medsegkit.runtime.job import Job
 
     job = Job(out, resolve_root(data_root), device, common.progress("predict"), threads)
     destination, manifest = run(checkpoint, images, job, threshold, uncertainty, batch_size, shard, precision)
     if manifest:
         done, total = manifest["finished"], manifest["input"]["images"]
         spent = manifest["prediction"]
-        report.out.print(
+        console.out.print(
             f"{done}/{total} images predicted in {destination} on {manifest['device']} ({spent['images']} now, "
             f"{spent['seconds']:.1f} s, CPU {spent['cpu_seconds']:.1f} s); see predictions.csv"
         )
-        report.err.print(report_hint([destination]), soft_wrap=True)
+        console.err.print(report_hint([destination]), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

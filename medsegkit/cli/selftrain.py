@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from medsegkit import report
 from medsegkit.cli import _common as common
+from medsegkit.cli import console
 from medsegkit.cli.page import report_hint
 from medsegkit.lesion.config import SelfTrainConfig
 
@@ -58,8 +58,8 @@ def self_train(
     model.pt for `medsegkit predict` on new images. A rerun continues an interrupted prediction; --resume an
     interrupted training."""
     from medsegkit import config as config_module
-    from medsegkit.job import Job
-    from medsegkit.lesion.selftrain import self_train as run_self_train
+    from medsegkit.lesion.selftrain.train import self_train as run_self_train
+    from medsegkit.runtime.job import Job
 
     flags = {
         "steps": steps, "encoder": encoder, "encoder_weights": encoder_weights, "batch_size": batch_size, "lr": lr,
@@ -72,14 +72,14 @@ def self_train(
         return  # a torchrun rank other than 0
     training, spent = manifest["training"], manifest["prediction"]
     cpu = training.get("total_train_cpu_seconds")  # absent in a run trained before CPU time was recorded
-    report.out.print(
+    console.out.print(
         f"{manifest['finished']}/{manifest['input']['images']} images segmented in {destination} on "
         f"{manifest['device']} (training {training['total_train_seconds']:.0f} s"
         + (f", CPU {cpu:.0f} s" if cpu is not None else "")
         + f"; prediction {spent['seconds']:.1f} s, CPU {spent['cpu_seconds']:.1f} s); model.pt predicts new "
         "images; see review.csv"
     )
-    report.err.print(report_hint([destination]), soft_wrap=True)
+    console.err.print(report_hint([destination]), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from medsegkit import report
 from medsegkit.cli import _common as common
+from medsegkit.cli import console
 from medsegkit.fundus.config import SourceConfig
 
 D = SourceConfig()
@@ -55,7 +55,7 @@ def pretrain_source(
     from medsegkit import config as config_module
     from medsegkit.data.dataset import data_root as resolve_root
     from medsegkit.fundus.source import pretrain
-    from medsegkit.job import Job
+    from medsegkit.runtime.job import Job
 
     flags = {
         "epochs": epochs, "size": size, "encoder": encoder, "encoder_weights": encoder_weights,
@@ -69,11 +69,11 @@ def pretrain_source(
     if not result:
         return  # a torchrun rank other than 0
     for r in result["history"][-3:]:
-        report.out.print(
+        console.out.print(
             f"epoch {r['epoch']}: loss {r['loss']:.4f}, validation Dice disc {r['val_dice_disc']:.4f} "
             f"cup {r['val_dice_cup']:.4f} ({r['seconds']:.1f} s)"
         )
-    report.out.print(f"checkpoints in {destination} (best.pt, last.pt, config.toml, history.json)")
+    console.out.print(f"checkpoints in {destination} (best.pt, last.pt, config.toml, history.json)")
 
 
 def register(app: typer.Typer) -> None:

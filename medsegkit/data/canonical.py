@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from medsegkit import __version__
-from medsegkit.atomic import write_json_atomic
+from medsegkit.runtime.atomic import write_json_atomic
 from medsegkit.data.imageio import png_bytes
 from medsegkit.data.readers.base import CaseSource, DatasetReader
 from medsegkit.errors import DataError, UsageError

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from medsegkit import __version__
-from medsegkit.atomic import write_json_atomic
+from medsegkit.runtime.atomic import write_json_atomic
 from medsegkit.data.dataset import DATASET_JSON, Dataset
 from medsegkit.data.imageio import png_bytes, read_labels, read_rgb
 from medsegkit.data.tasks import TASKS

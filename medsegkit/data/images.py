@@ -1,52 +1,16 @@
-"""Inputs and display copies shared by the batch verbs (``cluster``, ``predict``): the images of a prepared
-dataset or of a plain folder, a process's shard of them, and overlays small enough to look at."""
+"""The inputs of the batch verbs (``cluster``, ``self-train``, ``predict``): the images of a prepared dataset or
+of a plain folder, and a process's shard of them."""
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
 
 from medsegkit.data.canonical import DATASET_JSON
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import list_images
 from medsegkit.errors import DataError, UsageError
-
-OVERLAY_SIDE = 1024  # overlays are for looking at: a 12-megapixel RGB PNG takes seconds to encode
-OVERLAY_SUFFIX = ".jpg"
-
-
-def overlay_path(out: Path, case_id: str) -> Path:
-    """Where a run folder ``out`` keeps the overlay of ``case_id``: ``overlays/<case>.jpg``."""
-    return Path(out) / "overlays" / f"{case_id}{OVERLAY_SUFFIX}"
-
-
-def overlay_bytes(drawn: np.ndarray) -> bytes:
-    """An ``(h, w, 3)`` uint8 overlay encoded as JPEG, quality 90 without chroma subsampling (the thin
-    coloured contours stay sharp; deterministic bytes).
-
-    Overlays are for looking at: a 600x450 overlay encodes in about 1 ms to some 60 kB, where a PNG at
-    zlib level 1 took 21 ms and 410 kB (HAM10000, this 2-core CPU) and, written beside the network, slowed
-    ``predict`` by a third."""
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(drawn, np.uint8)).save(buf, format="JPEG", quality=90, subsampling=0)
-    return buf.getvalue()
-
-
-def display_copy(image: np.ndarray, side: int = OVERLAY_SIDE) -> np.ndarray:
-    """``image`` shrunk (bilinear) so that its longer side is at most ``side`` pixels; small images unchanged."""
-    h, w = image.shape[:2]
-    scale = side / max(h, w)
-    if scale >= 1:
-        return image
-    return np.asarray(
-        Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
-    )
-
 
 @dataclass(frozen=True)
 class Shard:

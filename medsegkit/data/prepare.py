@@ -15,12 +15,12 @@ from medsegkit.errors import UsageError
 
 def make_reader(kind: str, options: Mapping[str, Any]) -> DatasetReader:
     """Instantiate the reader registered as ``kind`` in ``medsegkit.readers`` with user options."""
-    return registry.load("readers", kind).from_options(options)
+    return registry.load("readers", kind, DatasetReader).from_options(options)
 
 
 def _takes(kind: str, option: str) -> bool:
     """Whether reader ``kind`` has an option called ``option``."""
-    options = getattr(registry.load("readers", kind), "Options", None)
+    options = getattr(registry.load("readers", kind, DatasetReader), "Options", None)
     return is_dataclass(options) and option in {f.name for f in fields(options)}
 
 

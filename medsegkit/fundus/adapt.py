@@ -19,19 +19,19 @@ import torch
 
 from medsegkit import __version__
 from medsegkit import config as config_module
-from medsegkit.atomic import write_bytes_atomic, write_json_atomic
-from medsegkit.checkpoint import resume_run, save_checkpoint
 from medsegkit.data.augment import augment, sample_seed
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import png_bytes, read_labels
-from medsegkit.distributed import Context, barrier, global_share, wrap
 from medsegkit.errors import UsageError
 from medsegkit.fundus.config import AdaptConfig, RefineConfig
 from medsegkit.fundus.refine import check_components, refine
 from medsegkit.fundus.source import labels_of, load_source_model, targets
 from medsegkit.imaging import resize_nearest, resize_square, to_tensor
 from medsegkit.losses import create_loss
-from medsegkit.training import train_epoch
+from medsegkit.runtime.atomic import write_bytes_atomic, write_json_atomic
+from medsegkit.runtime.checkpoint import resume_run, save_checkpoint
+from medsegkit.runtime.distributed import Context, barrier, global_share, wrap
+from medsegkit.runtime.training import train_epoch
 
 
 @torch.no_grad()

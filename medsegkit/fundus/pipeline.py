@@ -8,15 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from medsegkit import distributed
 from medsegkit.data.dataset import Dataset, resolve_dataset
 from medsegkit.errors import UsageError
 from medsegkit.evaluation import EvalSettings, evaluate_runs
 from medsegkit.fundus.adapt import adapt
 from medsegkit.fundus.config import AdaptConfig, RefineConfig
 from medsegkit.fundus.refine import check_components
-from medsegkit.job import Job
 from medsegkit.losses import create_loss
+from medsegkit.runtime import distributed
+from medsegkit.runtime.job import Job
 
 
 def source_checkpoint(source: Path | None, source_domain: str) -> Path:

@@ -1,8 +1,8 @@
 """The fundus side of ``medsegkit predict``: a source or adapted checkpoint's disc and cup at each image's size.
 
 Per image: disc and cup area (pixels), vertical cup-to-disc ratio and, with MC dropout, the mean
-uncertainty inside each structure; masks hold canonical labels (0 background, 1 rim, 2 cup); overlays
-draw the disc in green and the cup in blue. The folder layout is :mod:`medsegkit.inference`'s.
+uncertainty inside each structure; masks hold canonical labels (0 background, 1 rim, 2 cup). The folder layout,
+and the overlays (disc green, cup blue), are :mod:`medsegkit.engine.prediction`'s.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import numpy as np
 import torch
 
 from medsegkit import metrics
-from medsegkit.data.images import display_copy
+from medsegkit.engine.prediction import finite
 from medsegkit.fundus.source import labels_of
-from medsegkit.imaging import batch_tensor, overlay, resize_nearest, resize_square
-from medsegkit.inference import finite
+from medsegkit.imaging import batch_tensor, resize_nearest, resize_square
 from medsegkit.models.fold import inference_copy
-from medsegkit.precision import autocast
-from medsegkit.uncertainty import mc_dropout
+from medsegkit.models.uncertainty import mc_dropout
+from medsegkit.runtime.precision import autocast
 
 FIELDS = ("case", "height", "width", "disc_area", "cup_area", "vcdr", "uncertainty_disc", "uncertainty_cup")
 
@@ -40,21 +39,18 @@ class FundusPredictor:
     @torch.no_grad()
     def predict(
         self, images: list[np.ndarray], sizes: list[tuple[int, int]] | None = None
-    ) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+    ) -> list[tuple[np.ndarray, dict[str, Any]]]:
         sizes = sizes or [image.shape[:2] for image in images]
         x = batch_tensor([resize_square(image, self.size) for image in images]).to(self.device)
         with autocast(self.precision, self.device):
             prob = torch.sigmoid(self.model(x)).float().cpu().numpy()
             std = mc_dropout(self.model, x, self.passes)[1].float().cpu().numpy() if self.passes else None
         results = []
-        for i, image in enumerate(images):
+        for i in range(len(images)):
             h, w = sizes[i]
             work = labels_of(prob[i], self.threshold)
             labels = resize_nearest(work, (h, w))
             cup, disc = labels == 2, labels >= 1
-            shown = display_copy(image)
-            small = resize_nearest(labels, shown.shape[:2])
-            drawn = overlay(overlay(shown, small >= 1), small == 2, (0, 128, 255))
             record: dict[str, Any] = {
                 "height": h,
                 "width": w,
@@ -67,5 +63,5 @@ class FundusPredictor:
                     record[f"uncertainty_{structure}"] = (
                         finite(float(std[i, s][inside].mean())) if inside.any() else None
                     )
-            results.append((labels, drawn, record))
+            results.append((labels, record))
         return results

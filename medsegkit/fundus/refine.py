@@ -34,11 +34,9 @@ import torch.nn.functional as F
 
 from medsegkit import __version__, registry
 from medsegkit import config as config_module
-from medsegkit.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from medsegkit.data.dataset import Dataset, resolve_dataset
 from medsegkit.data.imageio import png_bytes
-from medsegkit.data.images import display_copy, overlay_bytes, overlay_path
-from medsegkit.distributed import resolve_device, set_up_process
+from medsegkit.engine.overlays import layers_of, write_overlay
 from medsegkit.errors import DataError, UsageError
 from medsegkit.fundus.config import RefineConfig
 from medsegkit.fundus.cpr import (
@@ -53,9 +51,11 @@ from medsegkit.fundus.cpr import (
     similarity_loss,
 )
 from medsegkit.fundus.source import load_source_model
-from medsegkit.imaging import overlay, resize_nearest, resize_square, to_tensor
-from medsegkit.job import Job
-from medsegkit.uncertainty import mc_dropout
+from medsegkit.imaging import resize_nearest, resize_square, to_tensor
+from medsegkit.models.uncertainty import mc_dropout
+from medsegkit.runtime.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from medsegkit.runtime.distributed import resolve_device, set_up_process
+from medsegkit.runtime.job import Job
 
 
 class _Features:
@@ -227,10 +227,7 @@ def _write_case(out: Path, ds: Dataset, case_id: str, prob: np.ndarray, label: n
     labels, weights = resize_nearest(labels, (h, w)), resize_nearest(weights, (h, w))
     write_bytes_atomic(out / "pseudo" / f"{case_id}.png", png_bytes(labels))
     write_bytes_atomic(out / "weights" / f"{case_id}.png", png_bytes(weights))
-    shown = display_copy(image)
-    small = resize_nearest(labels, shown.shape[:2])
-    drawn = overlay(overlay(shown, small >= 1), small == 2, (0, 128, 255))
-    write_bytes_atomic(overlay_path(out, case_id), overlay_bytes(drawn))
+    write_overlay(out, case_id, image, layers_of(labels, "fundus"))
     buffer = io.BytesIO()
     np.savez_compressed(buffer, prob=prob.astype(np.float16))
     write_bytes_atomic(out / "prob" / f"{case_id}.npz", buffer.getvalue())

@@ -16,19 +16,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from medsegkit import __version__, distributed, metrics
+from medsegkit import __version__, metrics
 from medsegkit import config as config_module
-from medsegkit.atomic import write_json_atomic
-from medsegkit.checkpoint import apply_checkpoint, read_checkpoint, resume_run, save_checkpoint
 from medsegkit.data.augment import augment, sample_seed
 from medsegkit.data.dataset import Dataset, resolve_dataset
-from medsegkit.distributed import Context, barrier, wrap
 from medsegkit.errors import DataError, UsageError
 from medsegkit.fundus.config import SourceConfig
 from medsegkit.imaging import resize_square, to_tensor
-from medsegkit.job import Job
 from medsegkit.models import create_model
-from medsegkit.training import train_epoch
+from medsegkit.runtime import distributed
+from medsegkit.runtime.atomic import write_json_atomic
+from medsegkit.runtime.checkpoint import apply_checkpoint, read_checkpoint, resume_run, save_checkpoint
+from medsegkit.runtime.distributed import Context, barrier, wrap
+from medsegkit.runtime.job import Job
+from medsegkit.runtime.training import train_epoch
 
 Progress = Callable[[Iterable[int], str], Iterator[int]]
 
@@ -105,7 +106,7 @@ def train_source(
 ) -> dict[str, Any]:
     """Train (or resume training) on ``ds``'s train split; returns the training history.
 
-    Under ``torchrun`` (``ctx`` from :func:`medsegkit.distributed.init`) every process trains a
+    Under ``torchrun`` (``ctx`` from :func:`medsegkit.runtime.distributed.init`) every process trains a
     DistributedDataParallel replica on its share of each epoch; rank 0 alone validates and writes.
     """
     ctx = ctx or Context(device=device)

@@ -1,6 +1,7 @@
 """1x1 convolution as a matrix product, which ``torch.func.vmap`` batches well.
 
-Under ``vmap`` with a different weight per sample (batched clustering, ``medsegkit.lesion.s3_batched``),
+Under ``vmap`` with a different weight per sample (batched clustering,
+:meth:`medsegkit.lesion.clustering.s3.S3Clusterer.segment_batch`),
 ``F.conv2d`` becomes a grouped convolution that oneDNN runs about 8x slower on CPU than the same
 convolutions one by one (forward and backward, 32 channels, 128x128, 4 images), while the matrix
 product becomes one batched matrix product. Alone, both take the same time.

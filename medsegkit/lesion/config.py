@@ -91,6 +91,8 @@ class KMeansConfig:
         check_choices(self)
         if self.num_clusters < 2:
             raise ValueError(f"num_clusters must be at least 2, got {self.num_clusters}")
+        if self.max_iter < 1:
+            raise ValueError(f"max_iter must be at least 1, got {self.max_iter}")
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,14 @@ from typing import Any
 
 from torch import nn
 
-from medsegkit import registry
+from medsegkit import contracts, registry
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
     """Build the model registered as ``name`` with keyword arguments; unknown names list the known ones."""
-    return registry.load("models", name)(**kwargs)
+    return contracts.check_built("models", name, registry.load("models", name)(**kwargs))
 
 
 def create_attention(name: str, channels: int) -> nn.Module:
     """Build the attention module registered as ``name`` in ``medsegkit.attention`` for ``channels``."""
-    return registry.load("attention", name)(channels)
+    return contracts.check_built("attention", name, registry.load("attention", name)(channels))

@@ -15,10 +15,9 @@ from medsegkit.data.imageio import read_labels, read_rgb
 from medsegkit.data.images import Shard
 from medsegkit.data.prepare import prepare
 from medsegkit.errors import UsageError
-from medsegkit.lesion.clusterer import make_clusterer
+from medsegkit.lesion.cluster import make_clusterer, run_cluster
+from medsegkit.lesion.clustering.kmeans import KMeansClusterer
 from medsegkit.lesion.config import ClusterRunConfig
-from medsegkit.lesion.kmeans import KMeansClusterer
-from medsegkit.lesion.runner import run_cluster
 
 
 @pytest.fixture(scope="module")

@@ -175,11 +175,12 @@ def test_outside_a_terminal_progress_is_plain_lines(runner, derm, tmp_path):
 
 def test_help_shows_defaults_from_the_configs_and_no_bool_metavar(runner):
     from medsegkit.fundus.config import AdaptConfig, SourceConfig
-    from medsegkit.lesion.config import S3Config
+    from medsegkit.lesion.config import KMeansConfig, S3Config
 
     wide = {"COLUMNS": "250"}
     cluster = runner.invoke(app, ["cluster", "--help"], env=wide).output
-    assert f"maximum iterations per image ({S3Config().max_iter};" in cluster
+    assert f"s3, s3-stn optimiser steps ({S3Config().max_iter};" in cluster
+    assert f"kmeans Lloyd iterations ({KMeansConfig().max_iter})" in cluster
     assert "<bool>" not in cluster and "--fail-fast" in cluster
     assert (
         f"Training epochs ({SourceConfig().epochs})"

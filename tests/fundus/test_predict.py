@@ -12,8 +12,8 @@ from medsegkit.cli import app
 from medsegkit.data.imageio import read_labels, read_rgb
 from medsegkit.fundus.source import labels_of, load_source_model
 from medsegkit.imaging import resize_nearest, resize_square, to_tensor
-from medsegkit.inference import predict
-from medsegkit.job import Job
+from medsegkit.predict import predict
+from medsegkit.runtime.job import Job
 from tests.conftest import save
 
 

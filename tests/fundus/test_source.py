@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from medsegkit.checkpoint import apply_checkpoint, read_checkpoint
 from medsegkit.cli import app
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.prepare import prepare
 from medsegkit.errors import DataError, UsageError
 from medsegkit.fundus.config import SourceConfig
 from medsegkit.fundus.source import build_model, targets, train_source
+from medsegkit.runtime.checkpoint import apply_checkpoint, read_checkpoint
 
 ARGS = ["--size", "32", "--batch-size", "2"]
 

@@ -1,0 +1,123 @@
+"""One image's blind lesion mask: field of view, clustering, selection, colour refinement, a second
+opinion and the confidence, all without ground truth. The runner (:mod:`medsegkit.lesion.cluster`)
+adds reading, writing and resuming around it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from medsegkit.lesion.blind.colour_refine import refine_mask
+from medsegkit.lesion.blind.confidence import confidence
+from medsegkit.lesion.blind.fov import field_of_view
+from medsegkit.lesion.blind.selection import candidates, grey_level, score, select_foreground
+from medsegkit.lesion.clustering.base import ClusterResult
+from medsegkit.lesion.clustering.kmeans import KMeansClusterer
+from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
+
+SECOND_OPINION = KMeansConfig(num_clusters=3)
+
+
+@dataclass
+class BlindMask:
+    """The outcome for one ``(H, W, 3)`` working image: cluster map, masks ``(H, W)`` bool and the record."""
+
+    clusters: ClusterResult
+    fov: np.ndarray
+    selected: np.ndarray
+    mask: np.ndarray
+    source: str
+    paler: bool
+    scores: dict[str, float]
+
+
+class Selection(NamedTuple):
+    """One clustering's choice, all ``(H, W)`` bool: the ``union`` of clusters refined into ``mask``, and the
+    ``clearest`` union, the one the selection score prefers before any refinement (for the confidence)."""
+
+    union: np.ndarray
+    mask: np.ndarray
+    clearest: np.ndarray
+
+
+def select_and_refine(
+    work: np.ndarray, clusters: np.ndarray, fov: np.ndarray, refine: ColourRefineConfig | None, paler: bool
+) -> Selection:
+    """The union of clusters of ``clusters`` ``(H, W)`` whose colour-refined mask scores best
+    (:func:`~medsegkit.lesion.blind.selection.score`), that refined mask and the best union by its own score;
+    empty when no union is lesion-like. Without ``refine`` all three are the union
+    :func:`~medsegkit.lesion.blind.selection.select_foreground` chooses.
+
+    Every lesion-like union (finite score) is refined before it is scored, so the union chosen is the one
+    whose *final* mask looks most like a lesion: a dark core often has the clearer edge as a union of
+    clusters, but once each union is refined the whole lesion is. A union whose refinement is not
+    lesion-like (refined score −∞) competes with its own score, unrefined.
+    """
+    if refine is None:
+        selected = select_foreground(work, clusters, fov=fov, paler=paler)
+        return Selection(selected, selected, selected)
+    grey = grey_level(work, paler)
+    empty = np.zeros(clusters.shape, bool)
+    best, best_score, clearest, clearest_score = (empty, empty), float("-inf"), empty, float("-inf")
+    for union in candidates(work, clusters, fov=fov, paler=paler):
+        own = score(union, grey, fov=fov)
+        if own == float("-inf"):
+            continue
+        if own > clearest_score:
+            clearest, clearest_score = union, own
+        mask = refine_mask(work, union, refine, fov=fov)
+        s = score(mask, grey, fov=fov)
+        if s == float("-inf"):
+            mask, s = union, own
+        if s > best_score:
+            best, best_score = (union, mask), s
+    return Selection(*best, clearest)
+
+
+def prefer_second(work: np.ndarray, mask: np.ndarray, second: np.ndarray, fov: np.ndarray, paler: bool) -> bool:
+    """Is the ``second`` mask ``(H, W)`` bool more lesion-like than ``mask`` by the selector's own
+    :func:`~medsegkit.lesion.blind.selection.score` (contrast with a ring around it, less its share of the border and
+    its distance from the centre; the contrast's sign turned for a ``paler`` lesion)? The same criterion that
+    chose each union of clusters chooses between the two clusterings, so a clearer colour edge alone does not
+    win a mask that runs off to the border."""
+    grey = grey_level(work, paler)
+    return score(second, grey, fov=fov) > score(mask, grey, fov=fov)
+
+
+def blind_mask(
+    work: np.ndarray, result: ClusterResult, seed: int, refine: ColourRefineConfig | None, combine: bool = True
+) -> BlindMask:
+    """The lesion mask of ``work`` chosen without ground truth, from a clusterer's ``result`` on it.
+
+    The clusterer's map and a second opinion (k-means with three colour clusters on the same image, seeded
+    by ``seed``) each give a mask: the union of clusters inside the field of view whose colour-refined mask
+    scores best (:func:`select_and_refine`; the best union itself when ``refine`` is None). Lesions are
+    sought among the darker clusters; only when neither map's mask has a positive score (no mask darker than
+    its ring by more than its penalties), among the paler ones (``BlindMask.paler``), whose masks then win if
+    they score higher. With ``combine`` the mask the selector scores higher (:func:`prefer_second`)
+    is the result, else the clusterer's. The other mask is the confidence's second opinion.
+    """
+    fov = field_of_view(work)
+    second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
+    best = float("-inf")
+    for paler in (False, True):  # a paler lesion only when no darker mask is lesion-like (positive score)
+        pair = (
+            select_and_refine(work, result.clusters, fov, refine, paler),
+            select_and_refine(work, second, fov, refine, paler),
+        )
+        grey = grey_level(work, paler)
+        found = max(score(chosen.mask, grey, fov=fov) for chosen in pair)
+        if not paler or found > best:
+            (first, other), best, polarity = pair, found, paler
+        if best > 0:
+            break
+    paler = polarity
+    source = "clusterer"
+    if combine and prefer_second(work, first.mask, other.mask, fov, paler):
+        source = "second-opinion"
+        first, other = other, first
+    scores = confidence(work, first.mask, first.clearest, other.mask, fov)
+    scores["selection_score"] = score(first.mask, grey_level(work, paler), fov=fov)
+    return BlindMask(result, fov, first.union, first.mask, source, paler, scores)
