@@ -9,7 +9,7 @@ import typer
 
 from medsegkit.cli import console
 from medsegkit.cli._common import DataRootOpt, handle_errors, out_option, progress
-from medsegkit.cli.page import report_hint
+from medsegkit.cli.report import report_hint
 from medsegkit.errors import MedsegkitError
 
 

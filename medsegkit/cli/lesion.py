@@ -20,7 +20,7 @@ from medsegkit.cli._common import (
     out_option,
     progress,
 )
-from medsegkit.cli.page import report_hint
+from medsegkit.cli.report import report_hint
 from medsegkit.config import default
 from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig, KMeansConfig, S3Config
 

@@ -9,7 +9,7 @@ import typer
 
 from medsegkit.cli import _common as common
 from medsegkit.cli import console
-from medsegkit.cli.page import report_hint
+from medsegkit.cli.report import report_hint
 from medsegkit.fundus.config import AdaptConfig
 from medsegkit.lesion.config import SelfTrainConfig
 

@@ -20,21 +20,25 @@ from typing import Any
 import numpy as np
 
 from medsegkit import __version__
-from medsegkit.runtime.atomic import write_json_atomic
+from medsegkit.data.dataset import DATASET_JSON, FORMAT, FORMAT_VERSION
 from medsegkit.data.imageio import png_bytes
 from medsegkit.data.readers.base import CaseSource, DatasetReader
 from medsegkit.errors import DataError, UsageError
-
-FORMAT = "medsegkit-dataset"
-FORMAT_VERSION = 1
-DATASET_JSON = "dataset.json"
+from medsegkit.runtime.atomic import write_json_atomic
 
 Progress = Callable[[Iterable[CaseSource]], Iterator[CaseSource]]
 
 
 def _check_case_id(case_id: str, where: str) -> None:
-    if not case_id or case_id.startswith(".") or any(ch in case_id for ch in '/\\:*?"<>|') or case_id != case_id.strip():
-        raise DataError(f"{where}: case id {case_id!r} cannot be a file name; expected letters, digits, '-', '_' or '.'")
+    if (
+        not case_id
+        or case_id.startswith(".")
+        or any(ch in case_id for ch in '/\\:*?"<>|')
+        or case_id != case_id.strip()
+    ):
+        raise DataError(
+            f"{where}: case id {case_id!r} cannot be a file name; expected letters, digits, '-', '_' or '.'"
+        )
 
 
 def _check_out(out: Path) -> None:
@@ -63,7 +67,9 @@ def _replace_dir(tmp: Path, out: Path) -> None:
         shutil.rmtree(old)
 
 
-HOLDOUT_NOTE = "train/test split made by medsegkit (--test-fraction {fraction}, by CRC-32 of the case id), not an official split"
+HOLDOUT_NOTE = (
+    "train/test split made by medsegkit (--test-fraction {fraction}, by CRC-32 of the case id), not an official split"
+)
 
 
 def holdout_split(cases: list[CaseSource], fraction: float, reader: str) -> list[CaseSource]:
@@ -73,7 +79,10 @@ def holdout_split(cases: list[CaseSource], fraction: float, reader: str) -> list
     if not 0 < fraction < 1:
         raise UsageError(f"--test-fraction must be between 0 and 1, got {fraction}")
     if any(c.split for c in cases):
-        raise UsageError(f"--test-fraction: the {reader} layout already defines its splits ({sorted({c.split for c in cases if c.split})})")
+        raise UsageError(
+            f"--test-fraction: the {reader} layout already defines its splits "
+            f"({sorted({c.split for c in cases if c.split})})"
+        )
     ranked = sorted(cases, key=lambda c: (zlib.crc32(c.case_id.encode()), c.case_id))
     test = {c.case_id for c in ranked[: round(fraction * len(cases))]}
     return [replace(c, split="test" if c.case_id in test else "train") for c in cases]
@@ -116,14 +125,20 @@ def write_dataset(
             loaded = reader.load(case)
             image, mask = loaded.image, loaded.mask
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise DataError(f"{case.image_path}: reader produced an image of shape {image.shape} {image.dtype}; expected (H, W, 3) uint8")
+                raise DataError(
+                    f"{case.image_path}: reader produced an image of shape {image.shape} {image.dtype}; "
+                    "expected (H, W, 3) uint8"
+                )
             record: dict[str, Any] = {"split": case.split, "image": f"images/{case.case_id}.png"}
             data = png_bytes(image)
             (tmp / record["image"]).write_bytes(data)
             hashes = {"image": hashlib.sha256(data).hexdigest()}
             if mask is not None:
                 if mask.shape != image.shape[:2]:
-                    raise DataError(f"{case.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is {image.shape[1]}x{image.shape[0]}; expected equal sizes")
+                    raise DataError(
+                        f"{case.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is "
+                        f"{image.shape[1]}x{image.shape[0]}; expected equal sizes"
+                    )
                 bad = sorted(set(np.unique(mask).tolist()) - allowed)
                 if bad:
                     raise DataError(f"{case.mask_path}: label(s) {bad} outside the {task.name} labels {task.labels}")
@@ -139,7 +154,9 @@ def write_dataset(
             extra = dict(loaded.meta)
             record["original_size"] = list(extra.pop("original_size", record["size"]))
             record["sha256"] = hashes
-            record["source"] = {k: str(v) for k, v in (("image", case.image_path), ("mask", case.mask_path)) if v is not None}
+            record["source"] = {
+                k: str(v) for k, v in (("image", case.image_path), ("mask", case.mask_path)) if v is not None
+            }
             record["meta"] = {**case.meta, **extra}
             records[case.case_id] = record
 

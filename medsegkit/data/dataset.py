@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from medsegkit.data.canonical import DATASET_JSON, FORMAT, FORMAT_VERSION
 from medsegkit.data.imageio import read_gray, read_rgb
 from medsegkit.data.tasks import TASKS, Task
 from medsegkit.errors import DataError, UsageError
 
+FORMAT = "medsegkit-dataset"
+FORMAT_VERSION = 1
+DATASET_JSON = "dataset.json"
 DATA_ENV = "MEDSEGKIT_DATA"
 ALIASES: dict[str, str] = {
     "domain1": "drishti-gs",

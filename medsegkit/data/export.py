@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 
 from medsegkit import __version__
-from medsegkit.runtime.atomic import write_json_atomic
 from medsegkit.data.dataset import DATASET_JSON, Dataset
 from medsegkit.data.imageio import png_bytes, read_labels, read_rgb
 from medsegkit.data.tasks import TASKS
 from medsegkit.errors import DataError, UsageError
+from medsegkit.runtime.atomic import write_json_atomic
 
 FORMATS = ("nnunet", "monai")
 
@@ -62,7 +62,10 @@ def collect(source: Path, min_confidence: float = 0.0) -> tuple[str, str, list[C
         ds = Dataset.open(source)
         splits = ds.splits
         train = set(splits.get("train", [c for c in ds.case_ids() if ds.mask_path(c)]))
-        roles = {**{c: "test" for c in splits.get("test", [])}, **{c: "validation" for c in splits.get("validation", [])}}
+        roles = {
+            **{c: "test" for c in splits.get("test", [])},
+            **{c: "validation" for c in splits.get("validation", [])},
+        }
         cases = [
             Case(c, ds.image_path(c), ds.mask_path(c), "training" if c in train else roles.get(c, "test"))
             for c in ds.case_ids()
@@ -72,11 +75,16 @@ def collect(source: Path, min_confidence: float = 0.0) -> tuple[str, str, list[C
         source = source / "refine"
     manifest_path = source / "manifest.json"
     if not manifest_path.is_file():
-        raise DataError(f"{source}: expected a prepared dataset (dataset.json) or a cluster, predict, refine or adapt run")
+        raise DataError(
+            f"{source}: expected a prepared dataset (dataset.json) or a cluster, predict, refine or adapt run"
+        )
     manifest = json.loads(manifest_path.read_text())
     if "target" in manifest and (source / "pseudo").is_dir():  # refine
         ds = Dataset.open(Path(manifest["target"]["path"]))
-        cases = [Case(c["case"], ds.image_path(c["case"]), source / "pseudo" / f"{c['case']}.png", "training") for c in manifest["cases"]]
+        cases = [
+            Case(c["case"], ds.image_path(c["case"]), source / "pseudo" / f"{c['case']}.png", "training")
+            for c in manifest["cases"]
+        ]
         return f"{ds.name}-pseudo", "fundus", cases
     if "cases" in manifest and (source / "masks").is_dir():  # cluster or predict
         task = manifest.get("task") or ("fundus" if "checkpoint" in manifest else "lesion")
@@ -91,7 +99,9 @@ def validation_share(cases: list[Case], fraction: float) -> list[Case]:
     (only when the source has no validation split of its own)."""
     if fraction <= 0 or any(c.role == "validation" for c in cases):
         return cases
-    train = sorted((c for c in cases if c.role == "training"), key=lambda c: (zlib.crc32(c.case_id.encode()), c.case_id))
+    train = sorted(
+        (c for c in cases if c.role == "training"), key=lambda c: (zlib.crc32(c.case_id.encode()), c.case_id)
+    )
     moved = {c.case_id for c in train[: round(fraction * len(train))]}
     return [Case(c.case_id, c.image, c.label, "validation") if c.case_id in moved else c for c in cases]
 
@@ -123,7 +133,9 @@ def export(
         raise UsageError(f"--dataset-id must lie in 1..999 (nnU-Net; 500+ for your own), got {dataset_id}")
     found, task, cases = collect(Path(source), min_confidence)
     if not any(c.role == "training" for c in cases):
-        raise DataError(f"{source}: nothing to train on (no case with a mask{' at that confidence' if min_confidence else ''})")
+        raise DataError(
+            f"{source}: nothing to train on (no case with a mask{' at that confidence' if min_confidence else ''})"
+        )
     title = "".join(ch if ch.isalnum() else "-" for ch in (name or found)).strip("-") or "medsegkit"
     if fmt == "nnunet":
         cases = [Case(c.case_id, c.image, c.label, "test" if c.role == "validation" else c.role) for c in cases]
@@ -155,7 +167,10 @@ def _write(path: Path, array: np.ndarray) -> None:
 
 def _write_nnunet(tmp: Path, cases: list[Case], task: str, title: str, source: str, progress: Any) -> dict[str, Any]:
     for case in progress(cases) if progress else cases:
-        _write(tmp / ("imagesTr" if case.role == "training" else "imagesTs") / f"{case.case_id}_0000.png", read_rgb(case.image))
+        _write(
+            tmp / ("imagesTr" if case.role == "training" else "imagesTs") / f"{case.case_id}_0000.png",
+            read_rgb(case.image),
+        )
         if case.role == "training":
             _write(tmp / "labelsTr" / f"{case.case_id}.png", _labels(case.label, task))
     labels: dict[str, Any] = {"background": 0, "lesion": 1}

@@ -100,7 +100,9 @@ def check_same_size(image: np.ndarray, mask: np.ndarray, image_path: Path, mask_
     if image.shape[:2] != mask.shape[:2]:
         ih, iw = image.shape[:2]
         mh, mw = mask.shape[:2]
-        raise DataError(f"{mask_path}: mask is {mw}x{mh} but its image {image_path.name} is {iw}x{ih}; expected equal sizes")
+        raise DataError(
+            f"{mask_path}: mask is {mw}x{mh} but its image {image_path.name} is {iw}x{ih}; expected equal sizes"
+        )
 
 
 def png_bytes(array: np.ndarray) -> bytes:

@@ -7,10 +7,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from medsegkit.data.canonical import DATASET_JSON
-from medsegkit.data.dataset import Dataset
+from medsegkit.data.dataset import DATASET_JSON, Dataset
 from medsegkit.data.imageio import list_images
 from medsegkit.errors import DataError, UsageError
+
 
 @dataclass(frozen=True)
 class Shard:

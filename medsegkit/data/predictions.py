@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medsegkit.data.canonical import DATASET_JSON
+from medsegkit.data.dataset import DATASET_JSON
 from medsegkit.data.imageio import IMAGE_SUFFIXES, read_labels
 from medsegkit.errors import DataError
 
@@ -26,7 +26,10 @@ def _index(folder: Path) -> dict[str, Path]:
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
             if path.stem in files:
-                raise DataError(f"{path}: two prediction files for case {path.stem!r} ({files[path.stem].name} and {path.name}); expected one")
+                raise DataError(
+                    f"{path}: two prediction files for case {path.stem!r} ({files[path.stem].name} and {path.name}); "
+                    "expected one"
+                )
             files[path.stem] = path
     return files
 
@@ -49,7 +52,9 @@ class PredictionFolder:
         else:
             masks, clusters = _index(root), {}
         if not masks and not clusters:
-            raise DataError(f"{root}: no prediction files; expected masks/<case>.png, clusters/<case>.png or <case>.png")
+            raise DataError(
+                f"{root}: no prediction files; expected masks/<case>.png, clusters/<case>.png or <case>.png"
+            )
         return cls(root, masks, clusters)
 
     @property

@@ -45,5 +45,7 @@ def prepare(
     if not reader.needs_source and src is not None:
         raise UsageError(f"reader {kind!r} generates its data and takes no source folder, got {src}")
     target = out if out is not None else data_root / (name or reader.suggested_name(src))
-    manifest = write_dataset(reader, src, target, name=name, progress=progress, command=command, reader_name=kind, holdout=holdout)
+    manifest = write_dataset(
+        reader, src, target, name=name, progress=progress, command=command, reader_name=kind, holdout=holdout
+    )
     return target, manifest

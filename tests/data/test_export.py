@@ -21,7 +21,9 @@ def fundus(tmp_path_factory) -> Path:
 
 
 def test_prepared_fundus_dataset_to_nnunet(runner, fundus, tmp_path):
-    result = runner.invoke(app, ["export", str(fundus), "--format", "nnunet", "--out", str(tmp_path), "--dataset-id", "777"])
+    result = runner.invoke(
+        app, ["export", str(fundus), "--format", "nnunet", "--out", str(tmp_path), "--dataset-id", "777"]
+    )
     assert result.exit_code == 0, result.output
     root = tmp_path / "Dataset777_f"
     meta = json.loads((root / "dataset.json").read_text())
@@ -52,16 +54,32 @@ def test_cluster_run_to_monai_with_validation_share_and_confidence_filter(runner
     assert datalist["labels"] == {"0": "background", "1": "lesion"}
     for entry in datalist["training"] + datalist["validation"]:
         case = Path(entry["image"]).stem
-        np.testing.assert_array_equal(read_labels(tmp_path / "m" / entry["label"]), read_labels(run / "masks" / f"{case}.png"))
+        np.testing.assert_array_equal(
+            read_labels(tmp_path / "m" / entry["label"]), read_labels(run / "masks" / f"{case}.png")
+        )
     # MONAI reads it as it is
     from monai.data import load_decathlon_datalist
 
-    loaded = load_decathlon_datalist(tmp_path / "m" / "datalist.json", data_list_key="training", base_dir=tmp_path / "m")
+    loaded = load_decathlon_datalist(
+        tmp_path / "m" / "datalist.json", data_list_key="training", base_dir=tmp_path / "m"
+    )
     assert all(Path(item["image"]).is_file() and Path(item["label"]).is_file() for item in loaded)
 
     confidences = sorted(c["confidence"] for c in json.loads((run / "manifest.json").read_text())["cases"])
     cut = runner.invoke(
-        app, ["export", str(run), "-f", "monai", "-o", str(tmp_path / "c"), "--min-confidence", str(confidences[3]), "--validation", "0"]
+        app,
+        [
+            "export",
+            str(run),
+            "-f",
+            "monai",
+            "-o",
+            str(tmp_path / "c"),
+            "--min-confidence",
+            str(confidences[3]),
+            "--validation",
+            "0",
+        ],
     )
     assert cut.exit_code == 0, cut.output
     assert len(json.loads((tmp_path / "c" / "datalist.json").read_text())["training"]) == sum(
@@ -79,7 +97,9 @@ def test_refine_and_adapt_runs_export_their_pseudo_labels(runner, fundus, tmp_pa
         (run / "refine" / "pseudo" / f"{case}.png").write_bytes(png_bytes(np.full((48, 48), 1, np.uint8)))
     manifest = {"target": {"name": "f", "path": str(fundus), "split": "train"}, "cases": [{"case": c} for c in train]}
     (run / "refine" / "manifest.json").write_text(json.dumps(manifest))
-    result = runner.invoke(app, ["export", str(run), "-f", "nnunet", "-o", str(tmp_path / "nn"), "--name", "origa pseudo"])
+    result = runner.invoke(
+        app, ["export", str(run), "-f", "nnunet", "-o", str(tmp_path / "nn"), "--name", "origa pseudo"]
+    )
     assert result.exit_code == 0, result.output
     root = tmp_path / "nn" / "Dataset501_origa-pseudo"
     assert sorted(p.stem for p in (root / "labelsTr").iterdir()) == sorted(train)

@@ -32,7 +32,8 @@ ARCHIVES = {
              ("ISIC-2017_Validation_Data", "ISIC-2017_Validation_Part1_GroundTruth", "segmentation", "validation"),
              ("ISIC-2017_Test_v2_Data", "ISIC-2017_Test_v2_Part1_GroundTruth", "segmentation", "test")],
     "2018": [("ISIC2018_Task1-2_Training_Input", "ISIC2018_Task1_Training_GroundTruth", "segmentation", "train"),
-             ("ISIC2018_Task1-2_Validation_Input", "ISIC2018_Task1_Validation_GroundTruth", "segmentation", "validation")],
+             ("ISIC2018_Task1-2_Validation_Input", "ISIC2018_Task1_Validation_GroundTruth", "segmentation",
+              "validation")],
 }  # fmt: skip
 
 

@@ -38,10 +38,13 @@ def ph2_layout(root: Path, n: int = 3, rgb_mask_case: int = 1) -> Path:
 
 def dofe_layout(root: Path) -> Path:
     for domain, ids in ((1, ("gdrishtiGS_001", "gdrishtiGS_002")), (3, ("g0001",))):
-        for split, cid in zip(("train", "test"), ids):
+        for split, cid in zip(("train", "test"), ids, strict=False):
             folder = root / "Fundus" / f"Domain{domain}" / split / "ROIs"
             save(folder / "image" / f"{cid}.png", rgb(32, domain))
-            save(folder / "mask" / f"{cid}.png", np.repeat(RELEASE_VALUES[disc_labels(32, (16, 16), 10, 5)][..., None], 3, 2))
+            save(
+                folder / "mask" / f"{cid}.png",
+                np.repeat(RELEASE_VALUES[disc_labels(32, (16, 16), 10, 5)][..., None], 3, 2),
+            )
     (root / "Fundus" / "Domain2").mkdir()
     (root / "Fundus" / "Domain2" / "test_file_list.txt").write_text("G-22-L.jpg\n")
     return root / "Fundus"
@@ -64,9 +67,15 @@ def refuge_layout(root: Path) -> Path:
     for group in ("Glaucoma", "Non-Glaucoma"):
         cid = "g0001" if group == "Glaucoma" else "n0001"
         save(root / "REFUGE-Training400" / "Training400" / group / f"{cid}.jpg", rgb((60, 64)))
-        save(root / "Annotation-Training400" / "Disc_Cup_Masks" / group / f"{cid}.bmp", RELEASE_VALUES[disc_labels(64, (30, 30), 12, 6)[:60]])
+        save(
+            root / "Annotation-Training400" / "Disc_Cup_Masks" / group / f"{cid}.bmp",
+            RELEASE_VALUES[disc_labels(64, (30, 30), 12, 6)[:60]],
+        )
     save(root / "REFUGE-Validation400" / "V0001.jpg", rgb((60, 64)))
-    save(root / "REFUGE-Validation400-GT" / "Disc_Cup_Masks" / "V0001.bmp", RELEASE_VALUES[disc_labels(64, (20, 40), 10, 4)[:60]])
+    save(
+        root / "REFUGE-Validation400-GT" / "Disc_Cup_Masks" / "V0001.bmp",
+        RELEASE_VALUES[disc_labels(64, (20, 40), 10, 4)[:60]],
+    )
     return root
 
 
@@ -259,7 +268,11 @@ def test_test_fraction_holds_out_a_split_for_layouts_without_one(tmp_path):
         save(src / "images" / f"c{i}.png", rgb(12, i))
     _, manifest = prepare("folder", src, tmp_path / "split", tmp_path, {"test_fraction": 0.3})
     splits = manifest["splits"]
-    assert len(splits["test"]) == 3 and len(splits["train"]) == 7 and set(splits["test"]) | set(splits["train"]) == set(splits["all"])
+    assert (
+        len(splits["test"]) == 3
+        and len(splits["train"]) == 7
+        and set(splits["test"]) | set(splits["train"]) == set(splits["all"])
+    )
     assert any("not an official split" in note for note in manifest["notes"])
     (src / "images" / "c9.png").unlink()  # the split depends on the case ids alone
     _, fewer = prepare("folder", src, tmp_path / "again", tmp_path, {"test_fraction": 0.3})
@@ -267,4 +280,6 @@ def test_test_fraction_holds_out_a_split_for_layouts_without_one(tmp_path):
     with pytest.raises(UsageError, match="between 0 and 1"):
         prepare("folder", src, tmp_path / "bad", tmp_path, {"test_fraction": 1.5})
     with pytest.raises(UsageError, match="already defines its splits"):
-        prepare("dofe-fundus", dofe_layout(tmp_path / "dofe"), tmp_path / "d", tmp_path, {"test_fraction": 0.3, "domain": 1})
+        prepare(
+            "dofe-fundus", dofe_layout(tmp_path / "dofe"), tmp_path / "d", tmp_path, {"test_fraction": 0.3, "domain": 1}
+        )

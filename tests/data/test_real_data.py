@@ -40,9 +40,18 @@ def test_ph2_masks_have_exact_ground_truth_pixel_counts(ph2):
     ds = Dataset.open(out)
     assert len(ds.case_ids()) == 50
     diagnoses = [c["meta"]["diagnosis"] for c in manifest["cases"].values()]
-    assert (diagnoses.count("common nevus"), diagnoses.count("atypical nevus"), diagnoses.count("melanoma")) == (20, 20, 10)
+    assert (diagnoses.count("common nevus"), diagnoses.count("atypical nevus"), diagnoses.count("melanoma")) == (
+        20,
+        20,
+        10,
+    )
     for cid in ds.case_ids():
-        truth = np.asarray(Image.open(src / "PH2 Dataset images" / cid / f"{cid}_lesion" / f"{cid}_lesion.bmp").convert("L")) > 0
+        truth = (
+            np.asarray(
+                Image.open(src / "PH2 Dataset images" / cid / f"{cid}_lesion" / f"{cid}_lesion.bmp").convert("L")
+            )
+            > 0
+        )
         mask = ds.mask(cid)
         assert mask.shape == truth.shape
         assert int((mask == 1).sum()) == int(truth.sum()), cid
@@ -62,7 +71,9 @@ def test_dofe_fundus_drishti_domain(root, drishti):
 
 @pytest.mark.parametrize("domain", [1, 3, 4])
 def test_dofe_release_sample(root, domain):
-    out, manifest = prepare("dofe-fundus", SHARED_DATA / "fundus-dofe-sample", root / f"sample{domain}", root, {"domain": domain})
+    out, manifest = prepare(
+        "dofe-fundus", SHARED_DATA / "fundus-dofe-sample", root / f"sample{domain}", root, {"domain": domain}
+    )
     assert manifest["statistics"]["cases"] == 2 and manifest["statistics"]["with_mask"] == 2
     ds = Dataset.open(out)
     for cid in ds.case_ids():
@@ -70,7 +81,9 @@ def test_dofe_release_sample(root, domain):
 
 
 def test_drishti_raw_reproduces_the_dofe_release_masks(root):
-    out, manifest = prepare("drishti-gs", SHARED_DATA / "raw-samples" / "Drishti-GS1_files", root / "raw-dr", root, {"resize": 512})
+    out, manifest = prepare(
+        "drishti-gs", SHARED_DATA / "raw-samples" / "Drishti-GS1_files", root / "raw-dr", root, {"resize": 512}
+    )
     ds = Dataset.open(out)
     assert ds.splits["train"] == ["drishtiGS_002", "drishtiGS_004"] and ds.splits["test"] == ["drishtiGS_001"]
     for cid in ds.case_ids():

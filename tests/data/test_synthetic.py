@@ -15,7 +15,7 @@ def cases(kind: str, **options):
 def test_deterministic_per_case(kind):
     a = cases(kind, count=3, size=64, seed=5)
     b = cases(kind, count=5, size=64, seed=5)
-    for x, y in zip(a, b[:3]):
+    for x, y in zip(a, b[:3], strict=True):
         np.testing.assert_array_equal(x.image, y.image)
         np.testing.assert_array_equal(x.mask, y.mask)
     c = cases(kind, count=1, size=64, seed=6)

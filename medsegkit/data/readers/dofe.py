@@ -32,7 +32,10 @@ class DoFEReader(DatasetReader):
     """
 
     task = FUNDUS
-    layout = "DoFE/BEAL fundus release: 'DomainN/{train,test}/ROIs/{image,mask}/<id>.png' (masks 0 cup, 128 rim, 255 background)"
+    layout = (
+        "DoFE/BEAL fundus release: 'DomainN/{train,test}/ROIs/{image,mask}/<id>.png' "
+        "(masks 0 cup, 128 rim, 255 background)"
+    )
     default_name = "fundus"
     Options = DoFEOptions
 
@@ -43,14 +46,22 @@ class DoFEReader(DatasetReader):
             if self.options.domain not in (None, number):
                 raise UsageError(f"{src} is Domain{number} but --domain {self.options.domain} was given")
             return number, src
-        present = {int(m.group(1)): p for p in sorted(src.iterdir()) if p.is_dir() and (m := re.fullmatch(r"Domain(\d)", p.name))}
+        present = {
+            int(m.group(1)): p
+            for p in sorted(src.iterdir())
+            if p.is_dir() and (m := re.fullmatch(r"Domain(\d)", p.name))
+        }
         if not present:
             raise no_cases(src, self.layout)
         if self.options.domain is not None:
             if self.options.domain not in present:
-                raise DataError(f"{src}: no Domain{self.options.domain} folder; it has {', '.join(f'Domain{d}' for d in present)}")
+                raise DataError(
+                    f"{src}: no Domain{self.options.domain} folder; it has {', '.join(f'Domain{d}' for d in present)}"
+                )
             return self.options.domain, present[self.options.domain]
-        with_images = [d for d, p in present.items() if any((p / s / "ROIs" / "image").is_dir() for s in ("train", "test"))]
+        with_images = [
+            d for d, p in present.items() if any((p / s / "ROIs" / "image").is_dir() for s in ("train", "test"))
+        ]
         if len(with_images) == 1:
             return with_images[0], present[with_images[0]]
         if not with_images:
@@ -80,4 +91,3 @@ class DoFEReader(DatasetReader):
 
     def load(self, case: CaseSource) -> LoadedCase:
         return load_mapped(case, MASK_VALUES)
-

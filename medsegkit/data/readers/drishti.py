@@ -47,7 +47,10 @@ class DrishtiGSReader(DatasetReader):
     ``{Training,Test}/GT/drishtiGS_NNN/SoftMap/drishtiGS_NNN_{OD,cup}segSoftmap.png``."""
 
     task = FUNDUS
-    layout = "Drishti-GS1 distribution: '{Training,Test}/Images/**/drishtiGS_NNN.png' and '{Training,Test}/GT/drishtiGS_NNN/SoftMap/*_{OD,cup}segSoftmap.png'"
+    layout = (
+        "Drishti-GS1 distribution: '{Training,Test}/Images/**/drishtiGS_NNN.png' and "
+        "'{Training,Test}/GT/drishtiGS_NNN/SoftMap/*_{OD,cup}segSoftmap.png'"
+    )
     default_name = "drishti-gs"
     Options = DrishtiOptions
 
@@ -72,7 +75,10 @@ class DrishtiGSReader(DatasetReader):
         image = read_rgb(case.image_path)
         meta = {"original_size": list(image.shape[:2])}
         if case.mask_path is None:
-            raise DataError(f"{case.image_path}: no ground truth folder {case.image_path.parents[1].parent / 'GT' / case.case_id}; the disc-centred crop needs it")
+            raise DataError(
+                f"{case.image_path}: no ground truth folder {case.image_path.parents[1].parent / 'GT' / case.case_id}; "
+                "the disc-centred crop needs it"
+            )
         od_path = case.mask_path / "SoftMap" / f"{case.case_id}_ODsegSoftmap.png"
         cup_path = case.mask_path / "SoftMap" / f"{case.case_id}_cupsegSoftmap.png"
         od, cup = read_gray(od_path), read_gray(cup_path)
@@ -81,7 +87,10 @@ class DrishtiGSReader(DatasetReader):
         disc = expert_vote(od, self.options.min_experts)
         cupm = expert_vote(cup, self.options.min_experts)
         if not disc.any():
-            raise DataError(f"{od_path}: no disc pixel marked by {self.options.min_experts} or more experts; expected a disc soft map")
+            raise DataError(
+                f"{od_path}: no disc pixel marked by {self.options.min_experts} or more experts; "
+                "expected a disc soft map"
+            )
         labels = np.zeros(disc.shape, dtype=np.uint8)
         labels[disc] = 1
         labels[cupm] = 2

@@ -38,7 +38,9 @@ class FolderOptions:
         labels = set(parse_mask_map(self.mask_map).values())
         allowed = TASKS[self.task].values
         if not labels <= allowed:
-            raise ValueError(f"mask_map maps to label(s) {sorted(labels - allowed)} outside the {self.task} labels {sorted(allowed)}")
+            raise ValueError(
+                f"mask_map maps to label(s) {sorted(labels - allowed)} outside the {self.task} labels {sorted(allowed)}"
+            )
 
 
 class FolderReader(DatasetReader):
@@ -65,9 +67,13 @@ class FolderReader(DatasetReader):
         masks = list_images(mask_dir) if mask_dir.is_dir() else []
         cases = []
         for image in list_images(image_dir):
-            found = [m for m in masks if m.stem == image.stem] or [m for m in masks if m.stem.startswith(image.stem + "_")]
+            found = [m for m in masks if m.stem == image.stem] or [
+                m for m in masks if m.stem.startswith(image.stem + "_")
+            ]
             if len(found) > 1:
-                raise DataError(f"{image}: several masks match this image ({', '.join(m.name for m in found)}); expected one")
+                raise DataError(
+                    f"{image}: several masks match this image ({', '.join(m.name for m in found)}); expected one"
+                )
             cases.append(CaseSource(image.stem, image, found[0] if found else None))
         if not cases:
             raise no_cases(src, self.layout)
@@ -75,4 +81,3 @@ class FolderReader(DatasetReader):
 
     def load(self, case: CaseSource) -> LoadedCase:
         return load_mapped(case, parse_mask_map(self.options.mask_map))
-

@@ -25,7 +25,9 @@ class HAM10000Reader(DatasetReader):
     """The HAM10000 release folders with the Tschandl lesion masks."""
 
     task = LESION
-    layout = f"HAM10000 release: '{IMAGE_FOLDERS[0]}/ISIC_*.jpg' (and part_2) with '{MASK_FOLDER}/ISIC_*_segmentation.png'"
+    layout = (
+        f"HAM10000 release: '{IMAGE_FOLDERS[0]}/ISIC_*.jpg' (and part_2) with '{MASK_FOLDER}/ISIC_*_segmentation.png'"
+    )
     default_name = "ham10000"
 
     def scan(self, src: Path | None) -> list[CaseSource]:
@@ -37,7 +39,9 @@ class HAM10000Reader(DatasetReader):
                 continue
             for image in list_images(folder):
                 mask = src / MASK_FOLDER / f"{image.stem}_segmentation.png"
-                cases.append(CaseSource(image.stem, image, mask if mask.is_file() else None, None, meta.get(image.stem, {})))
+                cases.append(
+                    CaseSource(image.stem, image, mask if mask.is_file() else None, None, meta.get(image.stem, {}))
+                )
         if not cases:
             raise no_cases(src, self.layout)
         return cases

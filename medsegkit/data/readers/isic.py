@@ -60,7 +60,9 @@ class ISICReader(DatasetReader):
             for image in list_images(folder):
                 if not CASE.match(image.stem):
                     continue
-                masks = [t / f"{image.stem}_{suffix}.png" for t in truths for suffix in ("segmentation", "Segmentation")]
+                masks = [
+                    t / f"{image.stem}_{suffix}.png" for t in truths for suffix in ("segmentation", "Segmentation")
+                ]
                 mask = next((m for m in masks if m.is_file()), None)
                 cases.append(CaseSource(image.stem, image, mask, SPLITS[split], {"archive": archive}))
         if not cases:

@@ -28,7 +28,9 @@ class OrigaReader(DatasetReader):
         cases = []
         for image in list_images(image_dir):
             mask = src / "masks" / f"{image.stem}.png"
-            cases.append(CaseSource(image.stem, image, mask if mask.is_file() else None, None, info.get(image.stem, {})))
+            cases.append(
+                CaseSource(image.stem, image, mask if mask.is_file() else None, None, info.get(image.stem, {}))
+            )
         if not cases:
             raise no_cases(src, self.layout)
         return cases

@@ -18,7 +18,10 @@ class PH2Reader(DatasetReader):
     ``PH2_dataset.csv`` (Name, Clinical Diagnosis 0/1/2)."""
 
     task = LESION
-    layout = "PH2 ADDI layout: 'PH2 Dataset images/IMDxxx/IMDxxx_Dermoscopic_Image/IMDxxx.bmp' and 'IMDxxx_lesion/IMDxxx_lesion.bmp'"
+    layout = (
+        "PH2 ADDI layout: 'PH2 Dataset images/IMDxxx/IMDxxx_Dermoscopic_Image/IMDxxx.bmp' and "
+        "'IMDxxx_lesion/IMDxxx_lesion.bmp'"
+    )
     default_name = "ph2"
 
     def scan(self, src: Path | None) -> list[CaseSource]:
@@ -49,4 +52,8 @@ class PH2Reader(DatasetReader):
         if not table.is_file():
             return {}
         with table.open(newline="", encoding="utf-8-sig") as fh:
-            return {row["Name"].strip(): row.get("Clinical Diagnosis", "").strip() for row in csv.DictReader(fh) if row.get("Name")}
+            return {
+                row["Name"].strip(): row.get("Clinical Diagnosis", "").strip()
+                for row in csv.DictReader(fh)
+                if row.get("Name")
+            }

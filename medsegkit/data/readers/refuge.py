@@ -45,7 +45,10 @@ class RefugeReader(DatasetReader):
     """Full REFUGE fundus photographs; ``--crop-size`` cuts a disc-centred ROI (centre from the ground truth)."""
 
     task = FUNDUS
-    layout = "REFUGE release: images '*400/**/<id>.jpg' and masks '**/Disc_Cup_Masks/**/<id>.bmp' (0 cup, 128 rim, 255 background)"
+    layout = (
+        "REFUGE release: images '*400/**/<id>.jpg' and masks '**/Disc_Cup_Masks/**/<id>.bmp' "
+        "(0 cup, 128 rim, 255 background)"
+    )
     default_name = "refuge"
     Options = RefugeOptions
 
@@ -77,7 +80,10 @@ class RefugeReader(DatasetReader):
         size = self.options.crop_size
         if size:
             if labels is None or not labels.any():
-                raise DataError(f"{case.image_path}: --crop-size needs a disc in the ground truth to centre on, and this case has none")
+                raise DataError(
+                    f"{case.image_path}: --crop-size needs a disc in the ground truth to centre on, "
+                    "and this case has none"
+                )
             centre = centre_of(labels > 0)
             image, box = crop_centred(image, centre, size)
             labels, _ = crop_centred(labels, centre, size)
@@ -89,5 +95,7 @@ class RefugeReader(DatasetReader):
 
     def notes(self) -> list[str]:
         if self.options.crop_size:
-            return ["ROI crops are centred on the centroid of the ground-truth disc: the crop position uses ground truth."]
+            return [
+                "ROI crops are centred on the centroid of the ground-truth disc: the crop position uses ground truth."
+            ]
         return []

@@ -64,7 +64,9 @@ def _resize_to(array: np.ndarray, shape: tuple[int, int], labels: bool) -> np.nd
     if array.shape[0] == array.shape[1] and shape[0] == shape[1]:
         return resize(np.ascontiguousarray(array), shape[0], labels)
     factors = (shape[0] / array.shape[0], shape[1] / array.shape[1]) + (1,) * (array.ndim - 2)
-    return ndimage.zoom(array, factors, order=0 if labels else 1, grid_mode=True, mode="nearest")[: shape[0], : shape[1]]
+    return ndimage.zoom(array, factors, order=0 if labels else 1, grid_mode=True, mode="nearest")[
+        : shape[0], : shape[1]
+    ]
 
 
 def photometric(image: np.ndarray, options: ShiftOptions) -> np.ndarray:
@@ -113,6 +115,8 @@ class ShiftedReader(DatasetReader):
 
     def load(self, case: CaseSource) -> LoadedCase:
         assert self._dataset is not None, "scan() first"
-        image = photometric(zoom_centre(self._dataset.image(case.case_id), self.options.zoom, labels=False), self.options)
+        image = photometric(
+            zoom_centre(self._dataset.image(case.case_id), self.options.zoom, labels=False), self.options
+        )
         mask = self._dataset.mask(case.case_id)
         return LoadedCase(image, None if mask is None else zoom_centre(mask, self.options.zoom, labels=True))

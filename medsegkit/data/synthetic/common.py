@@ -38,7 +38,9 @@ def draw_curve(canvas: np.ndarray, points: np.ndarray, widths: np.ndarray) -> No
         np.maximum(canvas[r0:r1, c0:c1], stamp, out=canvas[r0:r1, c0:c1])
 
 
-def random_walk(rng: np.random.Generator, start: tuple[float, float], angle: float, steps: int, step: float, turn: float) -> np.ndarray:
+def random_walk(
+    rng: np.random.Generator, start: tuple[float, float], angle: float, steps: int, step: float, turn: float
+) -> np.ndarray:
     """A smooth random path ``(steps, 2)`` (row, col) whose heading changes by ``turn`` radians per step (std)."""
     headings = angle + np.cumsum(ndimage.gaussian_filter1d(rng.standard_normal(steps) * turn, 3) * 3)
     moves = np.stack([np.sin(headings), np.cos(headings)], axis=1) * step

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from medsegkit.data.synthetic.common import SyntheticOptions, SyntheticReader, draw_curve, grid, random_walk, smooth_noise, to_uint8
+from medsegkit.data.synthetic.common import (
+    SyntheticOptions,
+    SyntheticReader,
+    draw_curve,
+    grid,
+    random_walk,
+    smooth_noise,
+    to_uint8,
+)
 from medsegkit.data.tasks import LESION
 
 
@@ -43,7 +51,9 @@ class SyntheticDermoscopy(SyntheticReader):
         skin_tone = rng.uniform([195, 140, 110], [240, 190, 165])
         gradient = (np.cos(rng.uniform(0, 2 * np.pi)) * rows + np.sin(rng.uniform(0, 2 * np.pi)) * cols) / size - 0.5
         illumination = 1 + 0.07 * smooth_noise(rng, (size, size), size / 5) + rng.uniform(0.05, 0.2) * gradient
-        pores = 5 * smooth_noise(rng, (size, size), max(size / 200, 0.7)) + 4 * smooth_noise(rng, (size, size), size / 40)
+        pores = 5 * smooth_noise(rng, (size, size), max(size / 200, 0.7)) + 4 * smooth_noise(
+            rng, (size, size), size / 40
+        )
         skin = skin_tone[None, None, :] * illumination[..., None] + pores[..., None]
 
         inside, meta = lesion_shape(rng, size)

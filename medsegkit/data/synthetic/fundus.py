@@ -8,7 +8,15 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
-from medsegkit.data.synthetic.common import SyntheticOptions, SyntheticReader, draw_curve, grid, random_walk, smooth_noise, to_uint8
+from medsegkit.data.synthetic.common import (
+    SyntheticOptions,
+    SyntheticReader,
+    draw_curve,
+    grid,
+    random_walk,
+    smooth_noise,
+    to_uint8,
+)
 from medsegkit.data.tasks import FUNDUS
 
 
@@ -76,7 +84,11 @@ class SyntheticFundus(SyntheticReader):
         cup = (cup_d < 1.0) & disc
 
         light = 1 + style.illumination * (
-            0.6 * ((cols / size - 0.5) * np.cos(rng.uniform(0, 2 * np.pi)) + (rows / size - 0.5) * np.sin(rng.uniform(0, 2 * np.pi)))
+            0.6
+            * (
+                (cols / size - 0.5) * np.cos(rng.uniform(0, 2 * np.pi))
+                + (rows / size - 0.5) * np.sin(rng.uniform(0, 2 * np.pi))
+            )
             + 0.4 * smooth_noise(rng, (size, size), size / 4) / 2
         )
         retina = np.array(style.retina) * (1 + 0.08 * smooth_noise(rng, (size, size), size / 25))[..., None]
