@@ -1,1 +1,1 @@
-"""Readers that turn one public raw layout into canonical cases (registered in ``medsegkit.datasets``)."""
+"""Readers that turn one public raw layout into canonical cases (registered in ``medsegkit.readers``)."""

@@ -1,4 +1,4 @@
-"""The reader interface every ``medsegkit.datasets`` entry point implements."""
+"""The reader interface every ``medsegkit.readers`` entry point implements."""
 
 from __future__ import annotations
 

@@ -117,3 +117,10 @@ def test_random_affine_respects_ranges():
     generator = torch.Generator().manual_seed(0)
     theta = random_affine(generator, S3Config(rotation=0, shear=0, scale=(1.0, 1.0), translate=0.0))
     torch.testing.assert_close(theta, torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]]))
+
+
+def test_the_plugin_facing_path_of_the_clusterer_contract_still_works():
+    from medsegkit.lesion import clusterer
+    from medsegkit.lesion.clustering import base
+
+    assert clusterer.Clusterer is base.Clusterer and clusterer.ClusterResult is base.ClusterResult
