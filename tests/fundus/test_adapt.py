@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from medsegkit.cli import app
-from medsegkit.data.prepare import prepare
 from medsegkit.fundus.config import AdaptConfig
 from medsegkit.losses.masked import MaskedBCELoss, focal_bce
 
@@ -86,60 +84,6 @@ def test_adapt_with_another_registered_loss_and_unknown_loss(runner, domains, tm
     assert 'loss = "focal-bce"' in (tmp_path / "f" / "config.toml").read_text()
     bad = runner.invoke(app, [*base, "--loss", "no-such-loss", "--out", str(tmp_path / "n")])
     assert bad.exit_code == 2 and "unknown loss 'no-such-loss'; known: " in bad.stderr and "masked-bce" in bad.stderr
-
-
-@pytest.fixture(scope="module")
-def shifted(tmp_path_factory) -> tuple[Path, Path, dict]:
-    """A source model fitted to 16 style-a images (64 px) and a 40-image style-b target (30 train, 10 test)."""
-    root = tmp_path_factory.mktemp("shift")
-    source, _ = prepare("synthetic-fundus", None, root / "a", root, {"count": 16, "size": 64})
-    target, _ = prepare(
-        "synthetic-fundus", None, root / "b", root, {"count": 40, "size": 64, "style": "b", "test_fraction": 0.25}
-    )
-    args = [
-        "pretrain-source",
-        "--domain",
-        str(source),
-        "--size",
-        "64",
-        "--epochs",
-        "60",
-        "--batch-size",
-        "4",
-        "--out",
-        str(root / "src"),
-    ]
-    made = CliRunner().invoke(app, args)
-    assert made.exit_code == 0, made.output
-    best = max(
-        json.loads((root / "src" / "history.json").read_text()), key=lambda h: h["val_dice_disc"] + h["val_dice_cup"]
-    )
-    return root / "src" / "best.pt", target, best
-
-
-@pytest.mark.slow
-def test_adapt_partly_recovers_a_synthetic_style_shift(shifted, tmp_path):
-    checkpoint, target, in_domain = shifted
-    args = [
-        "adapt",
-        "--from",
-        "a",
-        "--to",
-        str(target),
-        "--source",
-        str(checkpoint),
-        *"--epochs 10 --batch-size 4".split(),
-    ]
-    result = CliRunner().invoke(app, [*args, "--set", "radius=1", "--out", str(tmp_path / "cpr")])
-    assert result.exit_code == 0, result.output
-    runs = json.loads((tmp_path / "cpr" / "evaluation" / "summary.json").read_text())["runs"]
-    dice = {run: {s: runs[run]["structures"][s]["metrics"]["dice"]["mean"] for s in ("disc", "cup")} for run in runs}
-    mean = {run: (d["disc"] + d["cup"]) / 2 for run, d in dice.items()}
-    assert mean["source-only"] < (in_domain["val_dice_disc"] + in_domain["val_dice_cup"]) / 2  # the shift costs Dice
-    # the shift mostly costs cup Dice: adaptation must win part of it back and lose nowhere (the default
-    # generalised cross-entropy gains +0.016 here, masked BCE +0.022: it follows the pseudo-labels less)
-    assert mean["adapted"] > mean["source-only"] + 0.01, dice
-    assert all(dice["adapted"][s] > dice["source-only"][s] - 0.01 for s in ("disc", "cup")), dice
 
 
 def test_adapt_reads_a_config_with_a_refine_table(runner, domains, tmp_path):

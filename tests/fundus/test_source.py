@@ -100,6 +100,7 @@ def test_checkpoint_of_another_model_is_a_clear_error(fundus, tmp_path):
         train_source(Dataset.open(fundus), tmp_path / "run", SourceConfig(size=32, epochs=1, batch_size=2), resume=True)
 
 
+@pytest.mark.numeric
 def test_training_learns_the_source_domain(fundus, tmp_path):
     result = train_source(
         Dataset.open(fundus),

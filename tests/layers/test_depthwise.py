@@ -7,6 +7,8 @@ from torch.autograd import gradcheck
 
 from medsegkit.layers import DepthwiseConv2d, InceptionLKA, depthwise_conv2d
 
+pytestmark = pytest.mark.numeric  # floating-point results: .ci/run repeats these with one thread
+
 KERNELS = [(3, 1), (5, 1), (5, 2), (7, 3)]  # every depthwise kernel of I-LKA
 
 

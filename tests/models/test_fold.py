@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from timm.layers import BatchNormAct2d
 from torch import nn
 
 from medsegkit.models.fold import fold_batchnorm, inference_copy
+
+pytestmark = pytest.mark.numeric  # floating-point results: .ci/run repeats these with one thread
 
 
 def trained_looking(model: nn.Module) -> nn.Module:

@@ -10,6 +10,8 @@ from medsegkit.errors import DataError, UsageError
 from medsegkit.models import create_model
 from medsegkit.models.fold import fold_batchnorm
 
+pytestmark = pytest.mark.numeric  # floating-point results: .ci/run repeats these with one thread
+
 # small settings and input shapes (B, 3, H, W) per model; a registered model missing here fails
 CASES: dict[str, tuple[dict, list[tuple[int, int, int, int]], int]] = {
     "s3net": (dict(channels=8, num_blocks=1), [(1, 3, 32, 32), (2, 3, 24, 40)], 8),

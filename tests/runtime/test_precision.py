@@ -8,6 +8,8 @@ import torch
 from medsegkit.errors import UsageError
 from medsegkit.runtime.precision import autocast, native_bf16, resolve_precision
 
+pytestmark = pytest.mark.numeric  # floating-point results: .ci/run repeats these with one thread
+
 
 def test_auto_is_bf16_exactly_where_the_device_runs_it_natively():
     assert resolve_precision("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")

@@ -9,6 +9,8 @@ from medsegkit.lesion.blind.colour_refine import atypical_of_skin, gaussian_log_
 from medsegkit.lesion.config import ColourRefineConfig
 from medsegkit.morphology import dilate
 
+pytestmark = pytest.mark.numeric  # floating-point results: .ci/run repeats these with one thread
+
 
 def rimmed_lesion(size: int = 96, seed: int = 0):
     """Tight skin (200), a textured lesion lightening from 70 at its centre to 130 at its edge, dark
