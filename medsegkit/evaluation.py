@@ -14,8 +14,9 @@ Protocols:
   ground truth dilated twice with a 5x5 kernel. **It leaks ground truth into the prediction**; it
   exists only to reproduce published numbers, and every output says so.
 
-Scoring happens at the ground truth's resolution (predictions are resized back with nearest
-neighbour) unless ``at_size`` asks for N x N for both.
+Scoring happens at the ground truth's resolution (predictions of another size but the same aspect ratio are
+resized back with nearest neighbour) unless ``at_size`` asks for N x N for both. A prediction whose aspect ratio
+differs from its ground truth's is refused, unless ``resize`` says to stretch it: it was made for another image.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from scipy import ndimage
 
 from medsegkit import metrics
 from medsegkit.data.dataset import Dataset
-from medsegkit.data.predictions import PredictionFolder
+from medsegkit.data.predictions import PredictionFolder, recorded_task
 from medsegkit.errors import DataError, UsageError
 from medsegkit.imaging import resize_nearest
 from medsegkit.runtime.atomic import write_json_atomic, write_text_atomic
@@ -53,6 +54,7 @@ class EvalSettings:
     protocol: Protocol = "standard"
     at_size: int | None = None
     spacing: tuple[float, ...] | None = None
+    resize: bool = False
 
     def __post_init__(self) -> None:
         if self.select not in ("blind", "best-overlap"):
@@ -106,6 +108,17 @@ def ssct_leak(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return pred & ndimage.binary_dilation(gt, structure=np.ones((5, 5), bool), iterations=2)
 
 
+def same_aspect(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Do two ``(H, W)`` shapes have one aspect ratio, up to the rounding of a resize (one pixel)?
+
+    Example:
+        >>> same_aspect((287, 383), (574, 765)), same_aspect((80, 100), (574, 765))
+        (True, False)
+    """
+    (ha, wa), (hb, wb) = a[:2], b[:2]
+    return abs(wa - wb * ha / hb) <= 1 or abs(ha - hb * wa / wb) <= 1
+
+
 def _structures(labels: np.ndarray, structures: dict[str, list[int]]) -> dict[str, np.ndarray]:
     return {name: np.isin(labels, values) for name, values in structures.items()}
 
@@ -134,14 +147,23 @@ def evaluate_run(
 ) -> RunResult:
     """Score one prediction folder against ``ds`` (named ``label``, default its path), noting missing cases."""
     folder = PredictionFolder.open(run)
+    task = recorded_task(run)
+    if task is not None and task != ds.task.name:
+        raise UsageError(f"{run}: a {task} run cannot be scored against {ds.name}, a {ds.task.name} dataset")
     result = RunResult(label or str(run))
     source = "clusters" if settings.effective_select == "best-overlap" and folder.clusters else "masks"
-    ids = ds.case_ids(settings.split_of(ds))
+    split = settings.split_of(ds)
+    ids = ds.case_ids(split)
     available = folder.case_ids(source)
     scored = [c for c in ids if ds.mask_path(c) is not None]
     result.missing = [c for c in scored if c not in available]
     result.extra = sorted(available - set(ids))
     todo = [c for c in scored if c in available]
+    if scored and not todo:
+        raise DataError(
+            f"{run}: no prediction for any case of {ds.name} (split {split}; it has {_names(sorted(available), 3)}); "
+            "expected predictions of that dataset's images"
+        )
     for case_id in progress(todo) if progress else todo:
         gt = ds.mask(case_id)
         pred = folder.read(case_id, source)
@@ -149,6 +171,13 @@ def evaluate_run(
             size = (settings.at_size, settings.at_size)
             gt, pred = resize_nearest(gt, size), resize_nearest(pred, size)
         elif pred.shape != gt.shape:
+            pred_path = (folder.clusters if source == "clusters" else folder.masks)[case_id]
+            if not (settings.resize or same_aspect(pred.shape, gt.shape)):
+                raise DataError(
+                    f"{pred_path}: prediction is {pred.shape[1]}x{pred.shape[0]}, its ground truth "
+                    f"{gt.shape[1]}x{gt.shape[0]}: another aspect ratio, so probably not this image's; "
+                    "expected the same shape (pass --resize to stretch it)"
+                )
             result.resized.append(case_id)
             pred = resize_nearest(pred, gt.shape)
         gt_struct = _structures(gt, ds.manifest["structures"])

@@ -14,11 +14,13 @@ from typing import Any
 
 from medsegkit.data.dataset import resolve_dataset
 from medsegkit.data.images import Shard, collect_images
+from medsegkit.engine.casefolder import CaseFolder
 from medsegkit.engine.prediction import Predictor, predict_folder, timing, write_summary
 from medsegkit.errors import UsageError
 from medsegkit.runtime import distributed
 from medsegkit.runtime.distributed import barrier
 from medsegkit.runtime.job import Job, claim
+from medsegkit.runtime.lock import run_lock
 from medsegkit.runtime.precision import resolve_precision
 
 
@@ -55,11 +57,13 @@ def predict(
     batch_size: int = 8,
     shard: str | None = None,
     precision: str = "auto",
+    fail_fast: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """``medsegkit predict``: apply ``checkpoint`` at its working size to a prepared dataset or a folder of
     images; returns the output folder (default ``runs/predict-<images>``) and the manifest (empty on
     ``torchrun`` ranks other than 0). A rerun skips finished images; other settings are refused.
-    ``precision`` ``auto`` is bfloat16 where the device runs it natively (:mod:`medsegkit.runtime.precision`)."""
+    ``precision`` ``auto`` is bfloat16 where the device runs it natively (:mod:`medsegkit.runtime.precision`).
+    An unreadable image is listed in ``failed.csv`` and skipped (``fail_fast``: the run stops there)."""
     if threshold is not None and not 0 < threshold < 1:
         raise UsageError(f"--threshold must be between 0 and 1, got {threshold}")
     if uncertainty < 0 or batch_size < 1:
@@ -67,6 +71,7 @@ def predict(
     target = Path(images)
     if not target.is_dir():
         target = resolve_dataset(images, job.data_root)
+    target = target.absolute()
     name, items = collect_images(target)
     out = job.destination(Path("runs") / f"predict-{name}")
     with distributed.session(job.device, job.threads) as ctx:
@@ -80,11 +85,17 @@ def predict(
         }
         claim(out, settings, ("masks", "overlays", "cases"))
         progress = job.progress if (job.progress and ctx.is_main) else None
-        start = time.perf_counter(), time.process_time()
-        done = predict_folder(predictor, Shard.parse(shard).select(items), out, batch_size, progress)
-        spent = timing(start, done, ctx)
-        if ctx.distributed:
-            barrier(ctx)
-            if not ctx.is_main:
-                return out, {}
-    return out, write_summary(out, predictor, name, images, settings, len(items), ctx.device, {"prediction": spent})
+        part = Shard.parse(shard)
+        with run_lock(out, part.index, part.count):
+            CaseFolder(out).drop_stale_failures(case for case, _ in items)
+            start = time.perf_counter(), time.process_time()
+            done = predict_folder(predictor, part.select(items), out, batch_size, progress, fail_fast)
+            spent = timing(start, done, ctx)
+            if ctx.distributed:
+                barrier(ctx)
+                if not ctx.is_main:
+                    return out, {}
+            manifest = write_summary(
+                out, predictor, name, str(target), settings, len(items), ctx.device, {"prediction": spent}
+            )
+    return out, manifest

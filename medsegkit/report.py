@@ -25,7 +25,7 @@ import numpy as np
 from medsegkit import __version__
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import read_labels, read_rgb
-from medsegkit.data.predictions import PredictionFolder
+from medsegkit.data.predictions import PredictionFolder, missing_masks, recorded_path
 from medsegkit.engine.overlays import draw, layers_of, overlay_bytes
 from medsegkit.errors import DataError
 from medsegkit.evaluation import EvalSettings, evaluate_run, per_case_frame, summarise
@@ -46,7 +46,9 @@ class RunView:
     confidence: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, path: Path, label: str) -> RunView:
+    def open(cls, path: Path, label: str, allow_missing: bool = False) -> RunView:
+        """The run at ``path``; cases its manifest lists without a mask file are an error unless
+        ``allow_missing``."""
         view = cls(label, path, PredictionFolder.open(path))
         manifest = path / "manifest.json"
         if manifest.is_file():
@@ -54,18 +56,26 @@ class RunView:
             view.settings = {k: v for k, v in data.items() if k not in ("cases", "failed")}
             for case in data.get("cases", []):
                 if "image" in case:
-                    view.images[case["case"]] = Path(case["image"])
+                    view.images[case["case"]] = recorded_path(case["image"], path)
                 if case.get("confidence") is not None:
                     view.confidence[case["case"]] = float(case["confidence"])
+            missing_masks(path, [c["case"] for c in data.get("cases", [])], allow_missing, "show the others")
         elif (path.parent / "config.toml").is_file():  # adapt's source-only/ and adapted/
             view.settings = {"config.toml": (path.parent / "config.toml").read_text()}
         return view
 
 
-def build(runs: list[Path], gt: Dataset | None = None, labels: list[str] | None = None, max_cases: int = 200) -> str:
-    """The page's HTML for ``runs`` (scored against ``gt`` when given)."""
+def build(
+    runs: list[Path],
+    gt: Dataset | None = None,
+    labels: list[str] | None = None,
+    max_cases: int = 200,
+    allow_missing: bool = False,
+    resize: bool = False,
+) -> str:
+    """The page's HTML for ``runs`` (scored against ``gt`` when given; ``resize``: as ``evaluate --resize``)."""
     names = labels or _labels(runs)
-    views = [RunView.open(Path(run), name) for run, name in zip(runs, names, strict=True)]
+    views = [RunView.open(Path(run), name, allow_missing) for run, name in zip(runs, names, strict=True)]
     task = (
         gt.task.name if gt is not None else ("fundus" if any("checkpoint" in v.settings for v in views) else "lesion")
     )
@@ -73,12 +83,12 @@ def build(runs: list[Path], gt: Dataset | None = None, labels: list[str] | None 
     scores: dict[str, dict[str, float]] = {v.label: {} for v in views}
     summary: dict[str, Any] = {}
     if gt is not None:
-        settings = EvalSettings(split="all")
+        settings = EvalSettings(split="all", resize=resize)
         results = [evaluate_run(v.path, gt, settings, label=v.label) for v in views]
         frame = per_case_frame(results, settings)
         summary = summarise(frame)
         first = "lesion" if task == "lesion" else "disc"
-        for row in frame[frame["structure"] == first].itertuples():
+        for row in frame[frame["structure"] == first].itertuples() if not frame.empty else ():
             scores[row.run][row.case] = float(row.dice)
         cases.sort(key=lambda c: scores[views[0].label].get(c, math.inf))
         key = f"Dice ({first})"
@@ -219,10 +229,11 @@ def _gallery(
 ) -> str:
     head = "".join(f"<th>{html.escape(v.label)}</th>" for v in views)
     order = f"lowest {key} of {views[0].label} first" if key else "by case id"
+    gt_cases = set(gt.case_ids()) if gt is not None else set()
     rows = []
     for case in cases:
         image_path = next((v.images[case] for v in views if case in v.images), None)
-        if image_path is None and gt is not None and case in gt.case_ids():
+        if image_path is None and case in gt_cases:
             image_path = gt.image_path(case)
         if image_path is None:
             raise DataError(
@@ -230,7 +241,7 @@ def _gallery(
             )
         image = read_rgb(image_path)
         cells = []
-        if gt is not None and gt.mask_path(case) is not None:
+        if gt is not None and case in gt_cases and gt.mask_path(case) is not None:
             cells.append(
                 f'<td><img alt="{case} ground truth" src="{_thumbnail(image, gt.mask(case), task)}">ground truth</td>'
             )

@@ -5,14 +5,35 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions, Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from medsegkit.registry import ComponentStatus
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+PIPED_WIDTH = 1000  # columns of a console whose stream is a file or a pipe: paths and table rows stay whole
+
+
+class _Console(Console):
+    """A rich console that wraps at its own stream's terminal width, and not at all (``PIPED_WIDTH``) when the
+    stream is a file or a pipe (``2>log``, ``| less``, a batch job), unless ``COLUMNS`` says otherwise; rich
+    alone would take another stream's terminal width, or 80 columns."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dimensions = super().size
+        if self._width is None and not self.is_terminal and "COLUMNS" not in self._environ:
+            return ConsoleDimensions(PIPED_WIDTH, dimensions.height)
+        return dimensions
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+out = _Console(highlight=False)
+err = _Console(stderr=True, highlight=False)
 
 
 def dataset_table(manifest: dict[str, Any], where: str) -> Table:
@@ -80,10 +101,11 @@ METRIC_LABELS: dict[str, str] = {
 }
 
 
-def evaluation_table(summary: dict[str, dict[str, Any]], title: str) -> Table:
-    """One column per run; per structure, rows of ``mean ± std (median)`` per metric, then counts."""
+def evaluation_table(summary: dict[str, dict[str, Any]], title: str) -> Group:
+    """``title`` on its own line (it wraps at the console's width, not the table's), then one column per run;
+    per structure, rows of ``mean ± std (median)`` per metric, then counts."""
     runs = list(summary)
-    table = Table(title=escape(title), title_justify="left")
+    table = Table()
     table.add_column("structure")
     table.add_column("metric")
     for run in runs:
@@ -106,4 +128,4 @@ def evaluation_table(summary: dict[str, dict[str, Any]], title: str) -> Table:
             end_section=True,
         )
     table.caption = "mean ± std (median); distances exclude cases where one mask is empty (counted above)"
-    return table
+    return Group(Text(title), table)

@@ -65,6 +65,14 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    resize: Annotated[
+        bool,
+        typer.Option(
+            "--resize",
+            help="Stretch (nearest) a prediction whose aspect ratio differs from its ground truth's instead of "
+            "refusing it; one of the same aspect ratio and another size is always resized back.",
+        ),
+    ] = False,
     out: Annotated[Path | None, out_option("<prediction>/evaluation for one run, ./evaluation for several")] = None,
     allow_missing: Annotated[
         bool,
@@ -78,7 +86,9 @@ def evaluate(
     from medsegkit.data.dataset import data_root as resolve_root
 
     ds = Dataset.open(resolve_dataset(gt, resolve_root(data_root)))
-    values = {"split": split, "select": select, "protocol": protocol, "at_size": at_size, "spacing": spacing}
+    values = {
+        "split": split, "select": select, "protocol": protocol, "at_size": at_size, "spacing": spacing, "resize": resize
+    }  # fmt: skip
     settings = config_module.build(ev.EvalSettings, {k: v for k, v in values.items() if v is not None}, "evaluate")
     target = (
         out if out is not None else (predictions[0] / "evaluation" if len(predictions) == 1 else Path("evaluation"))

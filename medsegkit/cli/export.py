@@ -21,7 +21,8 @@ HELP = {
     "name": "Dataset name (default: the source's).",
     "min_confidence": "cluster runs: leave out images whose confidence is below this (0: keep all; see review.csv).",
     "validation": "monai: share of training cases listed as validation, chosen by case id, when the source has no "
-    "validation split (0.2).",
+    "validation split; 0 <= share < 1 (0.2).",
+    "allow_missing": "Leave out the cases of a run whose mask file is missing, instead of refusing the run.",
 }
 
 
@@ -34,6 +35,7 @@ def export(
     name: Annotated[str | None, common.opt(HELP["name"])] = None,
     min_confidence: Annotated[float, typer.Option(help=HELP["min_confidence"], show_default=False)] = 0.0,
     validation: Annotated[float, typer.Option(help=HELP["validation"], show_default=False)] = 0.2,
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help=HELP["allow_missing"])] = False,
     data_root: common.DataRootOpt = None,
 ) -> None:
     """Hand a dataset or a run's masks to a supervised tool: an nnU-Net v2 raw dataset or a MONAI datalist."""
@@ -45,7 +47,15 @@ def export(
     if not path.is_dir():
         path = resolve_dataset(source, resolve_root(data_root))
     target, description = run(
-        path, format_, out, dataset_id, name, min_confidence, validation, common.progress("export", transient=True)
+        path,
+        format_,
+        out,
+        dataset_id,
+        name,
+        min_confidence,
+        validation,
+        common.progress("export", transient=True),
+        allow_missing,
     )
     if format_ == "nnunet":
         console.out.print(

@@ -25,6 +25,7 @@ HELP = {
     "AVX512-BF16 or AMX; on the lesion dev images every mask kept a Dice of at least 0.95 with its fp32 "
     "mask), or auto: bf16 where the device runs it natively, else fp32. The choice is recorded in manifest.json.",
     "shard": "Process shard i of N (0-based 'i/N'); default: RANK/WORLD_SIZE under torchrun, else all images.",
+    "fail_fast": "Stop at the first image that cannot be read, instead of recording it in failed.csv and going on.",
 }
 
 
@@ -38,19 +39,23 @@ def predict(
     batch_size: Annotated[int, typer.Option(help=HELP["batch_size"], show_default=False)] = 8,
     shard: Annotated[str | None, common.opt(HELP["shard"])] = None,
     precision: Annotated[str, typer.Option(help=HELP["precision"])] = "auto",
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help=HELP["fail_fast"])] = False,
     device: common.DeviceOpt = "auto",
     threads: common.ThreadsOpt = None,
     data_root: common.DataRootOpt = None,
 ) -> None:
     """Masks (canonical labels at each image's size), overlays and predictions.csv for every image: disc and cup
     area and vertical cup-to-disc ratio for a fundus checkpoint, lesion area and confidence (and review.csv, least
-    confident first) for a lesion one; optionally MC-dropout uncertainty. A rerun skips finished images."""
+    confident first) for a lesion one; optionally MC-dropout uncertainty. A rerun skips finished images. Images that
+    cannot be read are listed in failed.csv and the exit code is 1."""
     from medsegkit.data.dataset import data_root as resolve_root
     from medsegkit.predict import predict as run
     from medsegkit.runtime.job import Job
 
     job = Job(out, resolve_root(data_root), device, common.progress("predict"), threads)
-    destination, manifest = run(checkpoint, images, job, threshold, uncertainty, batch_size, shard, precision)
+    destination, manifest = run(
+        checkpoint, images, job, threshold, uncertainty, batch_size, shard, precision, fail_fast
+    )
     if manifest:
         done, total = manifest["finished"], manifest["input"]["images"]
         spent = manifest["prediction"]
@@ -59,6 +64,9 @@ def predict(
             f"{spent['seconds']:.1f} s, CPU {spent['cpu_seconds']:.1f} s); see predictions.csv"
         )
         console.err.print(report_hint([destination]), soft_wrap=True)
+        if manifest["failed"]:
+            where = destination / "failed.csv"
+            common.fail(f"{len(manifest['failed'])} image(s) could not be read; listed with the reason in {where}", 1)
 
 
 def register(app: typer.Typer) -> None:

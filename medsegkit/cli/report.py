@@ -18,6 +18,8 @@ HELP = {
     "out": "The HTML file to write (default: report.html in the first run's folder).",
     "label": "Name of each run on the page, in order (repeatable; default: the folder names).",
     "max_cases": "Most cases in the gallery (200); the tables list every case.",
+    "allow_missing": "Show a run some of whose listed cases have lost their mask, instead of refusing it.",
+    "resize": "With --gt: stretch a mask whose aspect ratio differs from its ground truth's (as evaluate --resize).",
 }
 
 
@@ -36,6 +38,8 @@ def report_(
     out: Annotated[Path | None, typer.Option("--out", "-o", help=HELP["out"], show_default=False)] = None,
     label: Annotated[list[str] | None, common.opt(HELP["label"])] = None,
     max_cases: Annotated[int, typer.Option(help=HELP["max_cases"], show_default=False)] = 200,
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help=HELP["allow_missing"])] = False,
+    resize: Annotated[bool, typer.Option("--resize", help=HELP["resize"])] = False,
     data_root: common.DataRootOpt = None,
 ) -> None:
     """Write one self-contained HTML page (embedded images, inline plots, no external files) showing the runs:
@@ -52,7 +56,7 @@ def report_(
         raise UsageError(f"--max-cases must be at least 1, got {max_cases}")
     ds = Dataset.open(resolve_dataset(gt, resolve_root(data_root))) if gt else None
     target = out or runs[0] / "report.html"
-    write_text_atomic(target, build(runs, ds, label, max_cases))
+    write_text_atomic(target, build(runs, ds, label, max_cases, allow_missing, resize))
     console.out.print(f"report in {target}")
 
 

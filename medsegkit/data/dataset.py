@@ -61,7 +61,7 @@ class Dataset:
 
     @classmethod
     def open(cls, path: Path) -> Dataset:
-        path = Path(path)
+        path = Path(path).absolute()  # runs record where their images are, from any working folder
         file = path / DATASET_JSON
         try:
             manifest = json.loads(file.read_text(encoding="utf-8"))

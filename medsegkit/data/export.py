@@ -39,6 +39,7 @@ import numpy as np
 from medsegkit import __version__
 from medsegkit.data.dataset import DATASET_JSON, Dataset
 from medsegkit.data.imageio import png_bytes, read_labels, read_rgb
+from medsegkit.data.predictions import missing_masks, recorded_path, recorded_task
 from medsegkit.data.tasks import TASKS
 from medsegkit.errors import DataError, UsageError
 from medsegkit.runtime.atomic import write_json_atomic
@@ -56,8 +57,9 @@ class Case:
     role: str  # "training", "validation" or "test"
 
 
-def collect(source: Path, min_confidence: float = 0.0) -> tuple[str, str, list[Case]]:
-    """(name, task, cases) of a prepared dataset or a cluster, predict, refine or adapt run folder."""
+def collect(source: Path, min_confidence: float = 0.0, allow_missing: bool = False) -> tuple[str, str, list[Case]]:
+    """(name, task, cases) of a prepared dataset or a cluster, self-train, predict, refine or adapt run folder; a
+    run's case without its mask is an error unless ``allow_missing`` (then it is left out)."""
     if (source / DATASET_JSON).is_file():
         ds = Dataset.open(source)
         splits = ds.splits
@@ -80,16 +82,21 @@ def collect(source: Path, min_confidence: float = 0.0) -> tuple[str, str, list[C
         )
     manifest = json.loads(manifest_path.read_text())
     if "target" in manifest and (source / "pseudo").is_dir():  # refine
-        ds = Dataset.open(Path(manifest["target"]["path"]))
+        ds = Dataset.open(recorded_path(manifest["target"]["path"], source))
         cases = [
             Case(c["case"], ds.image_path(c["case"]), source / "pseudo" / f"{c['case']}.png", "training")
             for c in manifest["cases"]
         ]
         return f"{ds.name}-pseudo", "fundus", cases
-    if "cases" in manifest and (source / "masks").is_dir():  # cluster or predict
-        task = manifest.get("task") or ("fundus" if "checkpoint" in manifest else "lesion")
+    if "cases" in manifest and (source / "masks").is_dir():  # cluster, self-train or predict
+        task = recorded_task(source) or "lesion"
         kept = [c for c in manifest["cases"] if (c.get("confidence") is None or c["confidence"] >= min_confidence)]
-        cases = [Case(c["case"], Path(c["image"]), source / "masks" / f"{c['case']}.png", "training") for c in kept]
+        cases = [
+            Case(c["case"], recorded_path(c["image"], source), source / "masks" / f"{c['case']}.png", "training")
+            for c in kept
+        ]
+        missing = missing_masks(source, [c.case_id for c in cases], allow_missing, "leave them out")
+        cases = [c for c in cases if c.case_id not in missing]
         return str(manifest.get("input", {}).get("name", source.name)), task, cases
     raise DataError(f"{manifest_path}: not the manifest of a cluster, predict, refine or adapt run")
 
@@ -124,6 +131,7 @@ def export(
     min_confidence: float = 0.0,
     validation: float = 0.2,
     progress: Any = None,
+    allow_missing: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """Write ``source`` as an nnU-Net v2 raw dataset or a MONAI datalist under ``out``; returns the folder
     written and its description (``dataset.json`` or ``datalist.json`` content)."""
@@ -131,7 +139,11 @@ def export(
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if not 1 <= dataset_id <= 999:
         raise UsageError(f"--dataset-id must lie in 1..999 (nnU-Net; 500+ for your own), got {dataset_id}")
-    found, task, cases = collect(Path(source), min_confidence)
+    if not 0 <= validation < 1:
+        raise UsageError(f"--validation is a share of the training cases, 0 <= share < 1, got {validation}")
+    if not 0 <= min_confidence <= 1:
+        raise UsageError(f"--min-confidence is a confidence, between 0 and 1, got {min_confidence}")
+    found, task, cases = collect(Path(source), min_confidence, allow_missing)
     if not any(c.role == "training" for c in cases):
         raise DataError(
             f"{source}: nothing to train on (no case with a mask{' at that confidence' if min_confidence else ''})"
@@ -162,7 +174,10 @@ def export(
 
 def _write(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png_bytes(array))
+    try:
+        path.write_bytes(png_bytes(array))
+    except OSError as exc:  # a full disk fails in write(), where the error carries no file name
+        raise DataError(f"{path}: cannot write ({exc.strerror or exc}); nothing was exported") from None
 
 
 def _write_nnunet(tmp: Path, cases: list[Case], task: str, title: str, source: str, progress: Any) -> dict[str, Any]:

@@ -38,7 +38,9 @@ class Shard:
 
 
 def collect_images(target: Path) -> tuple[str, list[tuple[str, Path]]]:
-    """(name, [(case id, image path)]) of a prepared dataset or a plain folder of images."""
+    """(name, [(case id, absolute image path)]) of a prepared dataset or a plain folder of images (absolute, so
+    that a run folder recording them is read from any working folder)."""
+    target = Path(target).absolute()
     if (target / DATASET_JSON).is_file():
         ds = Dataset.open(target)
         return ds.name, [(c, ds.image_path(c)) for c in ds.case_ids()]

@@ -9,6 +9,7 @@ Accepted layouts (case files are ``<case>.png``):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,3 +69,65 @@ class PredictionFolder:
         """``(H, W)`` int32 labels from ``masks`` or ``clusters``."""
         files = self.clusters if source == "clusters" else self.masks
         return read_labels(files[case_id])
+
+
+def recorded_task(root: Path) -> str | None:
+    """The task (``lesion`` or ``fundus``) a medsegkit run folder's ``manifest.json`` records, or None when
+    the folder has no manifest that says it (a flat folder of masks, a dataset).
+
+    ``predict`` and ``self-train`` runs name their task; ``cluster`` runs are lesion runs; ``predict`` runs
+    written before the task was recorded name their fundus checkpoint.
+    """
+    manifest = Path(root) / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{manifest}: not a readable manifest ({exc})") from None
+    if not isinstance(data, dict):
+        return None
+    if data.get("task") in ("lesion", "fundus"):
+        return data["task"]
+    if "method" in data and "cases" in data:
+        return "lesion"
+    if "checkpoint" in data:
+        return "fundus"
+    return None
+
+
+def recorded_path(value: str | Path, run: Path) -> Path:
+    """A path recorded in run folder ``run`` (an image of a case, the input folder), as a path to open.
+
+    Runs record absolute paths. Runs written before that recorded them relative to the working folder of
+    the time: such a path is taken as it is when it exists from here, else from the first folder above the
+    run (the run itself, its parent, ...) that it exists from, so a run under the folder it was made in is
+    read from anywhere. A path found nowhere is returned as given, and its reader names it.
+
+    Example:
+        >>> recorded_path("/data/a.png", Path("runs/x")).as_posix()
+        '/data/a.png'
+    """
+    path = Path(value)
+    if path.is_absolute():
+        return path
+    if path.exists():
+        return path.absolute()
+    here = Path(run).absolute()
+    for folder in (here, *here.parents):
+        if (folder / path).exists():
+            return folder / path
+    return path
+
+
+def missing_masks(run: Path, listed: list[str], allow_missing: bool, instead: str) -> list[str]:
+    """The cases of ``listed`` (those a run's manifest lists) without ``masks/<case>.png`` in ``run``; an error
+    naming them unless ``allow_missing`` (then the caller leaves them out, as ``instead`` says)."""
+    missing = sorted(c for c in listed if not (Path(run) / "masks" / f"{c}.png").is_file())
+    if missing and not allow_missing:
+        names = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise DataError(
+            f"{Path(run) / 'masks'}: no mask for {len(missing)} case(s) the run lists ({names}); expected one per "
+            f"case, or pass --allow-missing to {instead}"
+        )
+    return missing

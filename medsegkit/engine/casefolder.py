@@ -118,6 +118,13 @@ class CaseFolder:
             self.root / "failed" / f"{case_id}.json", {"case": case_id, "image": str(image), "reason": reason}
         )
 
+    def drop_stale_failures(self, cases: Iterable[str]) -> None:
+        """Drop the failure records of cases that are no longer among ``cases`` (their image was removed)."""
+        keep = set(cases)
+        for record in (self.root / "failed").glob("*.json"):
+            if record.stem not in keep:
+                record.unlink(missing_ok=True)
+
     def records(self) -> list[dict[str, Any]]:
         """Every finished case's record (all processes), by case id."""
         return [json.loads(p.read_text()) for p in sorted((self.root / "cases").glob("*.json"))]

@@ -11,6 +11,7 @@ and the summary files (:func:`write_summary`)::
     cases/<case>.json      the image's record (areas, ratios, confidence, ...); written last (resume marker)
     predictions.csv        every finished image's record (all shards), with manifest.json
     review.csv             (tasks with a confidence) every image from least to most confident
+    failed/, failed.csv    the images that could not be read, with the reason
 
 Which predictor a checkpoint needs is decided above both pipelines, by :mod:`medsegkit.predict`.
 """
@@ -55,9 +56,11 @@ def predict_folder(
     out: Path,
     batch_size: int = 8,
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+    fail_fast: bool = False,
 ) -> int:
     """Predict every ``(case, image path)`` of ``items`` not yet finished in ``out``, ``batch_size`` at a time;
-    returns how many were predicted."""
+    returns how many were predicted. An image that cannot be read is recorded in ``failed/`` and skipped
+    (``fail_fast``: the error stops the run), as ``cluster`` does."""
     folder = CaseFolder(out)
     folder.make()
     todo = folder.pending(items)
@@ -67,9 +70,10 @@ def predict_folder(
     # Reading the next batch there too was slower on 2 cores (bench/predict.py): it competes with the network
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future | None = None
-        for batch in progress(batches) if progress else batches:
-            # decoded no larger than the overlays and the network need; masks are written at full size
-            read = [read_rgb_reduced(path, OVERLAY_SIDE, predictor.size) for _, path in batch]
+        for listed in progress(batches) if progress else batches:
+            batch, read = _read_batch(folder, listed, predictor.size, fail_fast)
+            if not batch:
+                continue
             images = [image for image, _ in read]
             results = predictor.predict(images, [size for _, size in read])
             if pending is not None:
@@ -78,6 +82,24 @@ def predict_folder(
         if pending is not None:
             pending.result()
     return len(todo)
+
+
+def _read_batch(
+    folder: CaseFolder, batch: list[tuple[str, Path]], size: int, fail_fast: bool
+) -> tuple[list[tuple[str, Path]], list[tuple[np.ndarray, tuple[int, int]]]]:
+    """The readable images of ``batch``, decoded no larger than the overlays and the network need (masks are
+    written at full size), with their full sizes; the others are recorded as failed."""
+    kept, read = [], []
+    for case_id, path in batch:
+        try:
+            read.append(read_rgb_reduced(path, OVERLAY_SIDE, size))
+        except DataError as exc:
+            if fail_fast:
+                raise
+            folder.fail(case_id, path, str(exc))
+            continue
+        kept.append((case_id, path))
+    return kept, read
 
 
 def timing(start: tuple[float, float], images: int, ctx: distributed.Context) -> dict[str, float]:
@@ -118,8 +140,9 @@ def write_summary(
     """``predictions.csv``, ``review.csv`` (when records carry a confidence) and ``manifest.json`` from every
     ``cases/*.json`` in ``out``; returns the manifest. No finished image out of ``total`` is an error."""
     folder = CaseFolder(out)
-    records = folder.records()
+    records, failed = folder.records(), folder.failures()
     folder.write_table("predictions.csv", records, predictor.fields)
+    folder.write_failed(failed)
     if "confidence" in predictor.fields:
         folder.write_review(records, predictor.fields)
     manifest = {
@@ -128,6 +151,7 @@ def write_summary(
         **settings,
         **(extra or {}),
         "finished": len(records),
+        "failed": failed,
         "cases": records,
     }
     folder.write_manifest(manifest)

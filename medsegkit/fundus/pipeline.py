@@ -5,6 +5,7 @@ The CLI verb and ``bench/cpr.py`` both call :func:`adapt_target`; neither writes
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from medsegkit.fundus.refine import check_components
 from medsegkit.losses import create_loss
 from medsegkit.runtime import distributed
 from medsegkit.runtime.job import Job
+from medsegkit.runtime.lock import run_lock
 
 
 def source_checkpoint(source: Path | None, source_domain: str) -> Path:
@@ -58,7 +60,9 @@ def adapt_target(
     checkpoint = source_checkpoint(source, source_domain)
     ds = Dataset.open(resolve_dataset(target, job.data_root))
     destination = job.destination(Path("runs") / f"adapt-{cfg.method}-{Path(source_domain).name}-to-{ds.name}")
-    with distributed.session(job.device, job.threads) as ctx:
+    with distributed.session(job.device, job.threads) as ctx, ExitStack() as held:
+        if ctx.is_main:
+            held.enter_context(run_lock(destination))  # a second adapt on this --out is refused
         result = adapt(checkpoint, ds, destination, cfg, refine_cfg, ctx.device, resume, job.progress, ctx)
     if not ctx.is_main:
         return destination, {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from medsegkit.runtime.atomic import write_json_atomic
 from medsegkit.runtime.checkpoint import apply_checkpoint, read_checkpoint, resume_run, save_checkpoint
 from medsegkit.runtime.distributed import Context, barrier, wrap
 from medsegkit.runtime.job import Job
+from medsegkit.runtime.lock import run_lock
 from medsegkit.runtime.training import train_epoch
 
 Progress = Callable[[Iterable[int], str], Iterator[int]]
@@ -180,6 +182,8 @@ def pretrain(domain: str, cfg: SourceConfig, job: Job, resume: bool = False) -> 
     """
     ds = Dataset.open(resolve_dataset(domain, job.data_root))
     destination = job.destination(Path("runs") / f"source-{ds.name}")
-    with distributed.session(job.device, job.threads) as ctx:
+    with distributed.session(job.device, job.threads) as ctx, ExitStack() as held:
+        if ctx.is_main:
+            held.enter_context(run_lock(destination))  # a second pretrain-source on this --out is refused
         result = train_source(ds, destination, cfg, ctx.device, resume, job.progress, ctx)
     return destination, result if ctx.is_main else {}

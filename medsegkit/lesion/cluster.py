@@ -40,6 +40,7 @@ from medsegkit.runtime import distributed
 from medsegkit.runtime.atomic import write_bytes_atomic, write_text_atomic
 from medsegkit.runtime.distributed import Context, barrier
 from medsegkit.runtime.job import Job, claim
+from medsegkit.runtime.lock import run_lock
 
 Progress = Callable[[Iterable[tuple[str, Path]]], Iterator[tuple[str, Path]]]
 
@@ -85,6 +86,7 @@ def cluster(
     target = Path(dataset)
     if not target.is_dir():
         target = resolve_dataset(dataset, job.data_root)
+    target = target.absolute()
     destination = job.destination(Path("runs") / f"cluster-{clusterer.replace(':', '-')}-{target.name}")
     # the session first, so that a broken torchrun environment is reported as such
     with distributed.session(job.device, job.threads) as ctx:
@@ -147,40 +149,55 @@ def run_cluster(
         write_text_atomic(out / "config.toml", toml)
     method.device = ctx.device
     folder = CaseFolder(out)
-    todo = folder.pending(shard.select(items))
-    for group in _groups(progress(todo) if progress else todo, run.batch):
-        started = time.perf_counter()
-        images = []
-        for case_id, path in group:
-            try:
-                images.append((case_id, path, read_rgb(path)))
-            except DataError as exc:
-                if fail_fast:
-                    raise
-                folder.fail(case_id, path, str(exc))
-        if not images:
-            continue
-        works = [resize_square(image, run.size) for _, _, image in images]
-        seeds = [case_seed(run.seed, case_id) for case_id, _, _ in images]
-        clustered = time.perf_counter()
-        # one image: the clusterer's own segment(); several: segment_batch() shares the work between them
-        results = method.segment_batch(works, seeds) if len(images) > 1 else [method.segment(works[0], seeds[0])]
-        share = (time.perf_counter() - clustered) / len(images)
-        records = [
-            _cluster_one(image, work, case_id, path, seed, result, share, out, run, refine)
-            for (case_id, path, image), work, seed, result in zip(images, works, seeds, results, strict=True)
-        ]
-        wall = (time.perf_counter() - started) / len(images)  # reading and writing included, shared out
-        for record in records:
-            record["wall_seconds"] = round(wall, 4)
-            if len(images) > 1:
-                record["batch"] = len(images)
-            folder.finish(record)  # last: marks the image done
-    if ctx.distributed:
-        barrier(ctx)
-        if not ctx.is_main:
-            return {}  # rank 0 writes and returns the merged manifest
-    return write_manifest(out, name_of_input, target, settings, len(items), ctx.device)
+    with run_lock(out, shard.index, shard.count):
+        folder.drop_stale_failures(case for case, _ in items)
+        todo = folder.pending(shard.select(items))
+        for group in _groups(progress(todo) if progress else todo, run.batch):
+            _cluster_group(group, folder, method, run, refine, fail_fast)
+        if ctx.distributed:
+            barrier(ctx)
+            if not ctx.is_main:
+                return {}  # rank 0 writes and returns the merged manifest
+        return write_manifest(out, name_of_input, target, settings, len(items), ctx.device)
+
+
+def _cluster_group(
+    group: list[tuple[str, Path]],
+    folder: CaseFolder,
+    method: Clusterer,
+    run: ClusterRunConfig,
+    refine: ColourRefineConfig | None,
+    fail_fast: bool,
+) -> None:
+    """Read, cluster and write the images of ``group`` (in one step when several); an unreadable image is
+    recorded as failed (``fail_fast``: raised)."""
+    started = time.perf_counter()
+    images = []
+    for case_id, path in group:
+        try:
+            images.append((case_id, path, read_rgb(path)))
+        except DataError as exc:
+            if fail_fast:
+                raise
+            folder.fail(case_id, path, str(exc))
+    if not images:
+        return
+    works = [resize_square(image, run.size) for _, _, image in images]
+    seeds = [case_seed(run.seed, case_id) for case_id, _, _ in images]
+    clustered = time.perf_counter()
+    # one image: the clusterer's own segment(); several: segment_batch() shares the work between them
+    results = method.segment_batch(works, seeds) if len(images) > 1 else [method.segment(works[0], seeds[0])]
+    share = (time.perf_counter() - clustered) / len(images)
+    records = [
+        _cluster_one(image, work, case_id, path, seed, result, share, folder.root, run, refine)
+        for (case_id, path, image), work, seed, result in zip(images, works, seeds, results, strict=True)
+    ]
+    wall = (time.perf_counter() - started) / len(images)  # reading and writing included, shared out
+    for record in records:
+        record["wall_seconds"] = round(wall, 4)
+        if len(images) > 1:
+            record["batch"] = len(images)
+        folder.finish(record)  # last: marks the image done
 
 
 def _groups(items: Iterable[tuple[str, Path]], size: int) -> Iterator[list[tuple[str, Path]]]:

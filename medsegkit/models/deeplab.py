@@ -44,6 +44,17 @@ def _encoder_weights(encoder: str, weights: str | None) -> tuple[str | None, Pat
     return None, path
 
 
+def _read_state_dict(path: Path, encoder: str) -> dict[str, torch.Tensor]:
+    """The tensors of an encoder state-dict file; a file torch cannot read is a one-line error naming it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for a bad file
+        raise DataError(f"{path}: not a readable state dict of the {encoder} encoder ({type(exc).__name__})") from None
+    if not isinstance(state, dict):
+        raise DataError(f"{path}: holds a {type(state).__name__}; expected a state dict of the {encoder} encoder")
+    return state
+
+
 class DeepLabV3Plus(nn.Module):
     """smp DeepLabV3Plus with ``Dropout2d(head_dropout)`` before its segmentation head.
 
@@ -109,8 +120,13 @@ class DeepLabV3Plus(nn.Module):
         if packaged:
             pretrained.load_encoder(self.net.encoder, encoder)
         if state_file is not None:
-            state = torch.load(state_file, map_location="cpu", weights_only=True)
-            missing, unexpected = self.net.encoder.load_state_dict(state, strict=False)
+            state = _read_state_dict(state_file, encoder)
+            try:
+                missing, unexpected = self.net.encoder.load_state_dict(state, strict=False)
+            except (RuntimeError, TypeError, AttributeError) as exc:  # a tensor of another shape, or no mapping
+                raise DataError(
+                    f"{state_file}: not a state dict of the {encoder} encoder ({str(exc).splitlines()[0][:160]})"
+                ) from None
             if unexpected or len(missing) == len(self.net.encoder.state_dict()):
                 raise DataError(f"{state_file}: not a state dict of the {encoder} encoder")
         self.net.segmentation_head = nn.Sequential(nn.Dropout2d(head_dropout), self.net.segmentation_head)

@@ -56,6 +56,8 @@ def resume_run(
     returns the state to go on from.
     """
     last = out / "last.pt"
+    if resume and not last.exists():
+        raise UsageError(f"--resume: {out} holds no training run to continue (no last.pt); run without --resume")
     if last.exists():
         if not resume:
             raise UsageError(

@@ -85,7 +85,7 @@ def test_cluster_run_to_monai_with_validation_share_and_confidence_filter(runner
     assert len(json.loads((tmp_path / "c" / "datalist.json").read_text())["training"]) == sum(
         c >= confidences[3] for c in confidences
     )
-    none = runner.invoke(app, ["export", str(run), "-f", "monai", "-o", str(tmp_path / "n"), "--min-confidence", "2"])
+    none = runner.invoke(app, ["export", str(run), "-f", "monai", "-o", str(tmp_path / "n"), "--min-confidence", "1"])
     assert none.exit_code == 1 and "nothing to train on" in none.stderr and not (tmp_path / "n").exists()
 
 

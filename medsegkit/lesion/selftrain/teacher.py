@@ -11,6 +11,7 @@ import numpy as np
 
 from medsegkit import metrics
 from medsegkit.data.imageio import read_labels, read_rgb_reduced
+from medsegkit.data.predictions import recorded_path
 from medsegkit.engine.casefolder import CaseFolder
 from medsegkit.engine.overlays import GREEN, OVERLAY_SIDE, write_overlay
 from medsegkit.errors import DataError
@@ -45,7 +46,8 @@ def read_teacher(run: Path) -> list[Teacher]:
         mask = run / "masks" / f"{record['case']}.png"
         if not mask.is_file():
             raise DataError(f"{mask}: missing; the run's manifest lists case {record['case']!r}")
-        teachers.append(Teacher(record["case"], Path(record["image"]), mask, record.get("confidence")))
+        image = recorded_path(record["image"], run)
+        teachers.append(Teacher(record["case"], image, mask, record.get("confidence")))
     if len(teachers) < 2:
         raise DataError(f"{manifest}: self-train needs at least 2 finished images, the run has {len(teachers)}")
     return teachers

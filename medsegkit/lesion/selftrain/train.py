@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ from medsegkit.runtime.atomic import write_json_atomic
 from medsegkit.runtime.checkpoint import read_checkpoint, resume_run, save_checkpoint
 from medsegkit.runtime.distributed import Context, barrier, wrap
 from medsegkit.runtime.job import Job, claim
+from medsegkit.runtime.lock import run_lock
 from medsegkit.runtime.training import train_epoch
 
 HEADROOM = 1.25  # images are kept at this multiple of the working size, for the augmentation's crops
@@ -180,6 +182,7 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
         raise UsageError(f"{teacher_run}: not a folder; self-train takes the output folder of medsegkit cluster")
     teachers = read_teacher(teacher_run)  # a bad run is reported before anything is trained
     cfg = resolve_weights(cfg)
+    build_model(cfg)  # a bad encoder or weights file is refused before anything is written
     out = job.destination(Path("runs") / f"self-train-{teacher_run.name}")
     if cfg.rounds > 1:  # the earlier rounds are self-train runs of their own, inside this one
         earlier = replace(cfg, rounds=cfg.rounds - 1)
@@ -187,9 +190,10 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
         teacher_run = out / f"round-{cfg.rounds - 1}"
         teachers = read_teacher(teacher_run)
     settings = {"teacher": str(teacher_run.resolve()), "config": config_module.to_dict(cfg)}
-    with distributed.session(job.device, job.threads) as ctx:
+    with distributed.session(job.device, job.threads) as ctx, ExitStack() as held:
         if ctx.is_main:
             claim(out, settings, ("masks", "overlays", "cases"))
+            held.enter_context(run_lock(out))  # a second self-train on this --out is refused
         barrier(ctx)
         if (out / "model.pt").is_file():  # written after training.json: the training is finished
             model, _ = load_lesion_model(out / "model.pt", read_checkpoint(out / "model.pt"), ctx.device)
@@ -232,7 +236,7 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
         out,
         predictor,
         teacher_run.name,
-        str(teacher_run),
+        str(teacher_run.absolute()),
         settings,
         len(teachers),
         ctx.device,
