@@ -17,6 +17,7 @@ from medsegkit.fundus.config import AdaptConfig, RefineConfig
 from medsegkit.fundus.refine import check_components
 from medsegkit.losses import create_loss
 from medsegkit.runtime import distributed
+from medsegkit.runtime.checkpoint import check_resume
 from medsegkit.runtime.job import Job
 from medsegkit.runtime.lock import run_lock
 
@@ -60,6 +61,7 @@ def adapt_target(
     checkpoint = source_checkpoint(source, source_domain)
     ds = Dataset.open(resolve_dataset(target, job.data_root))
     destination = job.destination(Path("runs") / f"adapt-{cfg.method}-{Path(source_domain).name}-to-{ds.name}")
+    check_resume(destination, resume, finished="refine/manifest.json")  # refined, not yet trained
     with distributed.session(job.device, job.threads) as ctx, ExitStack() as held:
         if ctx.is_main:
             held.enter_context(run_lock(destination))  # a second adapt on this --out is refused

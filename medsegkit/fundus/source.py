@@ -27,7 +27,7 @@ from medsegkit.imaging import resize_square, to_tensor
 from medsegkit.models import create_model
 from medsegkit.runtime import distributed
 from medsegkit.runtime.atomic import write_json_atomic
-from medsegkit.runtime.checkpoint import apply_checkpoint, read_checkpoint, resume_run, save_checkpoint
+from medsegkit.runtime.checkpoint import apply_checkpoint, check_resume, read_checkpoint, resume_run, save_checkpoint
 from medsegkit.runtime.distributed import Context, barrier, wrap
 from medsegkit.runtime.job import Job
 from medsegkit.runtime.lock import run_lock
@@ -182,6 +182,7 @@ def pretrain(domain: str, cfg: SourceConfig, job: Job, resume: bool = False) -> 
     """
     ds = Dataset.open(resolve_dataset(domain, job.data_root))
     destination = job.destination(Path("runs") / f"source-{ds.name}")
+    check_resume(destination, resume)
     with distributed.session(job.device, job.threads) as ctx, ExitStack() as held:
         if ctx.is_main:
             held.enter_context(run_lock(destination))  # a second pretrain-source on this --out is refused

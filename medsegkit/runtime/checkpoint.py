@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,11 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except FileNotFoundError:
         raise DataError(f"{path}: checkpoint not found") from None
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:
-        raise DataError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0][:200]})") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: a folder; expected a checkpoint file (best.pt, last.pt or model.pt)") from None
+    except Exception as exc:  # unpickling random bytes raises almost anything: ValueError, KeyError, ...
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: not a readable checkpoint ({reason})") from None
     if not isinstance(payload, dict) or "model" not in payload:
         raise DataError(f"{path}: checkpoint does not match: expected a medsegkit checkpoint with a 'model' entry")
     return payload
@@ -41,6 +43,13 @@ def apply_checkpoint(path: Path, payload: dict[str, Any], model: torch.nn.Module
         raise DataError(f"{path}: checkpoint does not match the model {type(model).__name__} ({reason})") from None
 
 
+def check_resume(out: Path, resume: bool, finished: str | None = None) -> None:
+    """``--resume`` needs a training run in ``out`` (its ``last.pt``, or the ``finished`` file of a run whose
+    training ended); checked before a verb writes anything."""
+    if resume and not (out / "last.pt").exists() and not (finished and (out / finished).exists()):
+        raise UsageError(f"--resume: {out} holds no training run to continue (no last.pt); run without --resume")
+
+
 def resume_run(
     out: Path,
     cfg: Any,
@@ -51,13 +60,12 @@ def resume_run(
     write: bool = True,
 ) -> dict[str, Any]:
     """Continue the run in ``out`` from ``last.pt`` (``state`` keys restored), or refuse a folder that holds one.
+    (Whether ``--resume`` finds a run at all is the verb's check, :func:`check_resume`, made before it writes.)
 
     Only ``epochs`` may differ from the saved config. Writes ``config.toml`` (when ``write``: rank 0 only);
     returns the state to go on from.
     """
     last = out / "last.pt"
-    if resume and not last.exists():
-        raise UsageError(f"--resume: {out} holds no training run to continue (no last.pt); run without --resume")
     if last.exists():
         if not resume:
             raise UsageError(

@@ -56,9 +56,11 @@ def _compatible(mine: tuple[int, int], theirs: tuple[int, int]) -> bool:
 
 @contextmanager
 def run_lock(out: Path, index: int = 0, count: int = 1) -> Iterator[None]:
-    """Hold the lock of shard ``index/count`` of run folder ``out`` (made if missing) for the ``with`` block;
+    """Hold the lock of shard ``index/count`` of run folder ``out`` (made if missing, and removed again if it is
+    left empty) for the ``with`` block;
     another live process writing an overlapping shard is a :class:`LockedError`."""
     out = Path(out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     mine = out / _name(index, count)
     for other in sorted(out.glob(f"{PREFIX}*")):
@@ -88,3 +90,5 @@ def run_lock(out: Path, index: int = 0, count: int = 1) -> Iterator[None]:
         yield
     finally:
         mine.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):  # a run refused before it wrote anything leaves no folder
+            out.rmdir()

@@ -188,3 +188,15 @@ def test_help_shows_defaults_from_the_configs_and_no_bool_metavar(runner):
     )
     adapt = runner.invoke(app, ["adapt", "--help"], env=wide).output
     assert f"Adaptation epochs ({AdaptConfig().epochs})" in adapt and "<bool>" not in adapt
+
+
+def test_piped_output_keeps_paths_and_table_rows_whole(derm, tmp_path):
+    """stdout and stderr to pipes (a log file, ``| less``): nothing is wrapped at 80 columns."""
+    out = tmp_path / ("a-folder-name-long-enough-to-pass-eighty-columns-" * 2) / "evaluation"
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    args = ["evaluate", str(derm), "--gt", str(derm), "--split", "all", "--out", str(out)]
+    done = subprocess.run([sys.executable, "-m", "medsegkit", *args], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {out / 'per_case.csv'} and {out / 'summary.json'}" in done.stderr.splitlines()
+    title = done.stdout.splitlines()[0]
+    assert title.startswith(f"{derm.name} split all") and title.endswith("distances in pixels")

@@ -59,7 +59,7 @@ from medsegkit.lesion.selftrain.teacher import IGNORE, Teacher, band_target, rea
 from medsegkit.losses.robust import generalised_bce
 from medsegkit.runtime import distributed
 from medsegkit.runtime.atomic import write_json_atomic
-from medsegkit.runtime.checkpoint import read_checkpoint, resume_run, save_checkpoint
+from medsegkit.runtime.checkpoint import check_resume, read_checkpoint, resume_run, save_checkpoint
 from medsegkit.runtime.distributed import Context, barrier, wrap
 from medsegkit.runtime.job import Job, claim
 from medsegkit.runtime.lock import run_lock
@@ -189,6 +189,9 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
         self_train(run, earlier, replace(job, out=out / f"round-{cfg.rounds - 1}"), resume)
         teacher_run = out / f"round-{cfg.rounds - 1}"
         teachers = read_teacher(teacher_run)
+        resume = resume and (out / "last.pt").exists()  # --resume may have had only earlier rounds to continue
+    else:
+        check_resume(out, resume, finished="model.pt")
     settings = {"teacher": str(teacher_run.resolve()), "config": config_module.to_dict(cfg)}
     with distributed.session(job.device, job.threads) as ctx, ExitStack() as held:
         if ctx.is_main:
