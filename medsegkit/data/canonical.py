@@ -24,7 +24,7 @@ from medsegkit.data.dataset import DATASET_JSON, FORMAT, FORMAT_VERSION
 from medsegkit.data.imageio import png_bytes
 from medsegkit.data.readers.base import CaseSource, DatasetReader
 from medsegkit.errors import DataError, UsageError
-from medsegkit.runtime.atomic import write_json_atomic
+from medsegkit.runtime.atomic import write_bytes, write_json_atomic
 
 Progress = Callable[[Iterable[CaseSource]], Iterator[CaseSource]]
 
@@ -131,7 +131,7 @@ def write_dataset(
                 )
             record: dict[str, Any] = {"split": case.split, "image": f"images/{case.case_id}.png"}
             data = png_bytes(image)
-            (tmp / record["image"]).write_bytes(data)
+            write_bytes(tmp / record["image"], data)
             hashes = {"image": hashlib.sha256(data).hexdigest()}
             if mask is not None:
                 if mask.shape != image.shape[:2]:
@@ -145,7 +145,7 @@ def write_dataset(
                 (tmp / "masks").mkdir(exist_ok=True)
                 record["mask"] = f"masks/{case.case_id}.png"
                 data = png_bytes(mask.astype(np.uint8))
-                (tmp / record["mask"]).write_bytes(data)
+                write_bytes(tmp / record["mask"], data)
                 hashes["mask"] = hashlib.sha256(data).hexdigest()
                 counts = np.bincount(mask.ravel(), minlength=max(allowed) + 1)
                 for label, value in task.labels.items():

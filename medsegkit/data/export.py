@@ -42,7 +42,7 @@ from medsegkit.data.imageio import png_bytes, read_labels, read_rgb
 from medsegkit.data.predictions import missing_masks, recorded_path, recorded_task
 from medsegkit.data.tasks import TASKS
 from medsegkit.errors import DataError, UsageError
-from medsegkit.runtime.atomic import write_json_atomic
+from medsegkit.runtime.atomic import write_bytes, write_json_atomic
 
 FORMATS = ("nnunet", "monai")
 
@@ -174,10 +174,7 @@ def export(
 
 def _write(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        path.write_bytes(png_bytes(array))
-    except OSError as exc:  # a full disk fails in write(), where the error carries no file name
-        raise DataError(f"{path}: cannot write ({exc.strerror or exc}); nothing was exported") from None
+    write_bytes(path, png_bytes(array))
 
 
 def _write_nnunet(tmp: Path, cases: list[Case], task: str, title: str, source: str, progress: Any) -> dict[str, Any]:

@@ -14,6 +14,16 @@ from typing import Any
 from medsegkit.errors import MedsegkitError
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` in place (for files inside a temporary folder that is renamed into place as a
+    whole); a failure is one error naming the file. A full disk fails in ``write()``, whose ``OSError`` names
+    no file."""
+    try:
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise MedsegkitError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -113,7 +113,7 @@ def _limit_file_size() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (300, 300))
 
 
-@pytest.mark.parametrize("verb", ["cluster", "prepare", "evaluate"])
+@pytest.mark.parametrize("verb", ["cluster", "prepare", "evaluate", "export"])
 def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(derm, tmp_path, verb):
     """A file-size limit (``ulimit -f``) makes writes fail with EFBIG, as a full disk does."""
     out = tmp_path / "out"
@@ -121,6 +121,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(derm, tmp_path,
         "cluster": ["cluster", str(derm), "-m", "kmeans", "--size", "32", "--out", str(out)],
         "prepare": ["prepare", "synthetic-dermoscopy", "--count", "2", "--size", "48", "--out", str(out)],
         "evaluate": ["evaluate", str(derm), "--gt", str(derm), "--split", "all", "--out", str(out)],
+        "export": ["export", str(derm), "--format", "monai", "--out", str(out)],
     }[verb]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
@@ -130,10 +131,11 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(derm, tmp_path,
     lines = [line for line in done.stderr.strip().splitlines() if " done (" not in line]  # plain progress lines
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in done.stderr, done.stderr
     assert "File too large" in lines[0] or "cannot write" in lines[0]
+    assert str(tmp_path) in lines[0]  # the file that could not be written is named
     leftovers = [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
     assert not leftovers
-    if verb == "prepare":
-        assert not out.exists()  # a dataset appears whole or not at all
+    if verb in ("prepare", "export"):
+        assert not out.exists()  # a dataset or an export appears whole or not at all
 
 
 def test_batch_cluster_goes_on_past_a_bad_image_and_lists_it(runner, tmp_path):
