@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,24 +48,36 @@ def run(probe: Probe, ws: Path, ro: Path) -> subprocess.CompletedProcess:
     )
 
 
+CHUNK = 8  # probes run together, two at a time: no single test waits for more than a few seconds
+
+
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, dict[str, str], Path]]:
+def outcomes(tmp_path_factory) -> Iterator[Callable[[str], tuple[subprocess.CompletedProcess, dict[str, str], Path]]]:
+    """The outcome of a probe by name; the first test of each chunk of probes runs the chunk."""
     root = tmp_path_factory.mktemp("probes")
     base, ro = root / "base", root / "ro"
     build_workspace(base, ro)
-    prepared = {}
-    for probe in PROBES:  # in this process, one after another: setups may run the CLI in-process
-        ws = root / "ws" / probe.name
-        shutil.copytree(base, ws)
-        if probe.setup is not None:
-            probe.setup(ws)
-        prepared[probe.name] = (ws, snapshot(ws))
     read_only = snapshot(ro)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {p.name: pool.submit(run, p, prepared[p.name][0], ro) for p in PROBES}
-        done = {name: (future.result(), *prepared[name][::-1]) for name, future in futures.items()}
+    done: dict[str, tuple[subprocess.CompletedProcess, dict[str, str], Path]] = {}
+
+    def outcome(name: str) -> tuple[subprocess.CompletedProcess, dict[str, str], Path]:
+        if name not in done:
+            start = [p.name for p in PROBES].index(name) // CHUNK * CHUNK
+            chunk = PROBES[start : start + CHUNK]
+            prepared = {}
+            for probe in chunk:  # in this process, one after another: set-ups may run the CLI in-process
+                ws = root / "ws" / probe.name
+                shutil.copytree(base, ws)
+                if probe.setup is not None:
+                    probe.setup(ws)
+                prepared[probe.name] = (ws, snapshot(ws))
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                futures = {p.name: pool.submit(run, p, prepared[p.name][0], ro) for p in chunk}
+                done.update({n: (f.result(), prepared[n][1], prepared[n][0]) for n, f in futures.items()})
+        return done[name]
+
+    yield outcome
     assert snapshot(ro) == read_only  # the shared checkpoints were only read
-    return done
 
 
 def test_there_are_enough_probes():
@@ -74,7 +87,7 @@ def test_there_are_enough_probes():
 @pytest.mark.parametrize("name", list(BY_NAME))
 def test_probe(outcomes, name):
     probe = BY_NAME[name]
-    done, before, ws = outcomes[name]
+    done, before, ws = outcomes(name)
     output = f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert done.returncode == probe.code, output
     assert "Traceback" not in done.stderr + done.stdout, output
