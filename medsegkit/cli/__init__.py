@@ -12,7 +12,20 @@ import typer
 from typer.core import TyperGroup, TyperOption
 
 from medsegkit import __version__
-from medsegkit.cli import console, data, evaluate, export, fundus, lesion, plugins, predict, report, selftrain, source
+from medsegkit.cli import (
+    console,
+    data,
+    evaluate,
+    export,
+    fundus,
+    lesion,
+    plugins,
+    predict,
+    report,
+    review,
+    selftrain,
+    source,
+)
 from medsegkit.cli._common import debugging
 
 _display_type_rich = TyperOption.display_type_rich
@@ -93,7 +106,7 @@ def main_callback(
     """medsegkit: good masks, honest numbers and pictures from few or no labels."""
 
 
-for module in (data, lesion, selftrain, source, fundus, predict, evaluate, export, report):
+for module in (data, lesion, selftrain, review, source, fundus, predict, evaluate, export, report):
     module.register(app)
 app.add_typer(plugins.app, name="plugins")
 

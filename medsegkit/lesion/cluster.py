@@ -7,6 +7,8 @@ The run folder is a :class:`~medsegkit.engine.casefolder.CaseFolder`::
     manifest.json          run settings, versions, device and one record per finished image
     clusters/<case>.png    cluster map at the image's original size (uint8, or 16-bit if needed)
     masks/<case>.png       blind lesion mask (0/1) at the original size, colour-refined unless switched off
+    candidates/<case>.png  the distinct masks the blind choice scored, the chosen one first (at the working size;
+                           :mod:`medsegkit.engine.candidates`), listed with their scores in the case record
     overlays/<case>.jpg    the mask's contour drawn on the image, at most OVERLAY_SIDE pixels on its longer side
     cases/<case>.json      per-image record, written last: its presence marks the image as done
     failed/<case>.json     an image that could not be read, with the reason (removed once it succeeds)
@@ -29,6 +31,7 @@ from medsegkit import registry
 from medsegkit.data.dataset import resolve_dataset
 from medsegkit.data.imageio import png_bytes, read_rgb
 from medsegkit.data.images import Shard, collect_images
+from medsegkit.engine.candidates import write_candidates
 from medsegkit.engine.casefolder import CaseFolder, header
 from medsegkit.engine.overlays import GREEN, write_overlay
 from medsegkit.errors import DataError, UsageError
@@ -235,6 +238,7 @@ def _cluster_one(
     write_bytes_atomic(out / "clusters" / f"{case_id}.png", _label_png(resize_nearest(clusters, (h, w))))
     CaseFolder(out).write_mask(case_id, resize_nearest(found.mask.astype(np.uint8), (h, w)))
     write_overlay(out, case_id, image, [(found.mask, GREEN)])
+    write_candidates(out, case_id, [c.mask for c in found.candidates])
     return {
         "case": case_id,
         "image": str(path),
@@ -249,6 +253,10 @@ def _cluster_one(
         "selected_fraction": round(float(found.selected.mean()), 6),
         "mask_fraction": round(float(found.mask.mean()), 6),
         **{k: round(v, 6) if np.isfinite(v) else None for k, v in found.scores.items()},  # JSON has no inf
+        "candidates": [
+            {"score": round(c.score, 6) if np.isfinite(c.score) else None, "source": c.source, "paler": c.paler}
+            for c in found.candidates
+        ],
     }
 
 

@@ -4,7 +4,8 @@ adds reading, writing and resuming around it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from math import inf
 from typing import NamedTuple
 
 import numpy as np
@@ -16,13 +17,29 @@ from medsegkit.lesion.blind.selection import candidates, grey_level, score, sele
 from medsegkit.lesion.clustering.base import ClusterResult
 from medsegkit.lesion.clustering.kmeans import KMeansClusterer
 from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
+from medsegkit.morphology import dilate
 
 SECOND_OPINION = KMeansConfig(num_clusters=3)
 
 
+MAX_CANDIDATES = 6  # the masks a person is shown to choose from (keys 1-6 of the review page)
+LOOKS_SAME = 2  # pixels: two masks whose boundaries lie this close look alike under a contour this wide
+
+
+class Candidate(NamedTuple):
+    """One mask ``(H, W)`` bool the blind choice scored, with its selection ``score``, the clustering it came
+    from (``clusterer`` or ``second-opinion``) and whether it was sought among the ``paler`` clusters."""
+
+    mask: np.ndarray
+    score: float
+    source: str
+    paler: bool
+
+
 @dataclass
 class BlindMask:
-    """The outcome for one ``(H, W, 3)`` working image: cluster map, masks ``(H, W)`` bool and the record."""
+    """The outcome for one ``(H, W, 3)`` working image: cluster map, masks ``(H, W)`` bool and the record;
+    ``candidates`` are the distinct masks it chose from, the chosen one first, then by score."""
 
     clusters: ClusterResult
     fov: np.ndarray
@@ -31,15 +48,18 @@ class BlindMask:
     source: str
     paler: bool
     scores: dict[str, float]
+    candidates: list[Candidate] = field(default_factory=list)
 
 
 class Selection(NamedTuple):
-    """One clustering's choice, all ``(H, W)`` bool: the ``union`` of clusters refined into ``mask``, and the
-    ``clearest`` union, the one the selection score prefers before any refinement (for the confidence)."""
+    """One clustering's choice, all ``(H, W)`` bool: the ``union`` of clusters refined into ``mask``, the
+    ``clearest`` union, the one the selection score prefers before any refinement (for the confidence), and
+    every lesion-like ``scored`` mask with its score."""
 
     union: np.ndarray
     mask: np.ndarray
     clearest: np.ndarray
+    scored: list[tuple[np.ndarray, float]]
 
 
 def select_and_refine(
@@ -55,25 +75,30 @@ def select_and_refine(
     clusters, but once each union is refined the whole lesion is. A union whose refinement is not
     lesion-like (refined score −∞) competes with its own score, unrefined.
     """
+    grey = grey_level(work, paler)
     if refine is None:
         selected = select_foreground(work, clusters, fov=fov, paler=paler)
-        return Selection(selected, selected, selected)
-    grey = grey_level(work, paler)
+        scored = [
+            (u, s) for u in candidates(work, clusters, fov=fov, paler=paler) if (s := score(u, grey, fov=fov)) > -inf
+        ]
+        return Selection(selected, selected, selected, scored)
     empty = np.zeros(clusters.shape, bool)
-    best, best_score, clearest, clearest_score = (empty, empty), float("-inf"), empty, float("-inf")
+    best, best_score, clearest, clearest_score = (empty, empty), -inf, empty, -inf
+    scored = []
     for union in candidates(work, clusters, fov=fov, paler=paler):
         own = score(union, grey, fov=fov)
-        if own == float("-inf"):
+        if own == -inf:
             continue
         if own > clearest_score:
             clearest, clearest_score = union, own
         mask = refine_mask(work, union, refine, fov=fov)
         s = score(mask, grey, fov=fov)
-        if s == float("-inf"):
+        if s == -inf:
             mask, s = union, own
+        scored.append((mask, s))
         if s > best_score:
             best, best_score = (union, mask), s
-    return Selection(*best, clearest)
+    return Selection(*best, clearest, scored)
 
 
 def prefer_second(work: np.ndarray, mask: np.ndarray, second: np.ndarray, fov: np.ndarray, paler: bool) -> bool:
@@ -101,12 +126,15 @@ def blind_mask(
     """
     fov = field_of_view(work)
     second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
-    best = float("-inf")
+    best = -inf
+    pool: list[Candidate] = []
     for paler in (False, True):  # a paler lesion only when no darker mask is lesion-like (positive score)
         pair = (
             select_and_refine(work, result.clusters, fov, refine, paler),
             select_and_refine(work, second, fov, refine, paler),
         )
+        for chosen, name in zip(pair, ("clusterer", "second-opinion"), strict=True):
+            pool += [Candidate(mask, s, name, paler) for mask, s in chosen.scored]
         grey = grey_level(work, paler)
         found = max(score(chosen.mask, grey, fov=fov) for chosen in pair)
         if not paler or found > best:
@@ -120,4 +148,31 @@ def blind_mask(
         first, other = other, first
     scores = confidence(work, first.mask, first.clearest, other.mask, fov)
     scores["selection_score"] = score(first.mask, grey_level(work, paler), fov=fov)
-    return BlindMask(result, fov, first.union, first.mask, source, paler, scores)
+    chosen = Candidate(first.mask, scores["selection_score"], source, paler)
+    return BlindMask(result, fov, first.union, first.mask, source, paler, scores, distinct([chosen, *pool]))
+
+
+def looks_same(a: np.ndarray, b: np.ndarray, within: int = LOOKS_SAME) -> bool:
+    """Do two ``(H, W)`` bool masks differ by at most ``within`` pixels anywhere (Hausdorff distance,
+    taxicab)? Their contours, drawn ``within`` pixels wide, then cover each other.
+
+    Example:
+        >>> a = np.zeros((20, 20), bool); a[5:15, 5:15] = True
+        >>> b = np.zeros((20, 20), bool); b[5:16, 5:15] = True
+        >>> looks_same(a, b), looks_same(a, np.roll(b, 3, axis=0))
+        (True, False)
+    """
+    return bool(not (a & ~dilate(b, within)).any() and not (b & ~dilate(a, within)).any())
+
+
+def distinct(pool: list[Candidate], most: int = MAX_CANDIDATES) -> list[Candidate]:
+    """The first of ``pool`` (the chosen mask), then the others by decreasing score, leaving out a mask that
+    looks the same as one kept (:func:`looks_same`) and an empty one, at most ``most``."""
+    ranked = [pool[0], *sorted(pool[1:], key=lambda c: -c.score)] if pool else []
+    kept: list[Candidate] = []
+    for candidate in ranked:
+        if candidate.mask.any() and not any(looks_same(candidate.mask, k.mask) for k in kept):
+            kept.append(candidate)
+        if len(kept) == most:
+            break
+    return kept
