@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 from medsegkit.cli import app
 from medsegkit.data.prepare import prepare
+from tests.browser import FLAGS, chromium
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +75,25 @@ def test_bad_label_count_is_one_line(runner, two_runs):
     assert result.exit_code == 2 and "--label given 2 times for 1 runs" in result.stderr
 
 
-@pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium", "chromium-browser")), reason="no Chromium")
 def test_chromium_renders_the_page(runner, two_runs, tmp_path):
+    browser = chromium()
     root, derm = two_runs
     runner.invoke(app, ["report", str(root / "kmeans"), "--gt", str(derm), "--out", str(tmp_path / "p.html")])
-    browser = next(shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b))
     shot = tmp_path / "shot.png"
     subprocess.run(
-        [browser, "--headless", "--no-sandbox", f"--screenshot={shot}", f"file://{tmp_path / 'p.html'}"],
+        [
+            browser,
+            *FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            f"file://{tmp_path / 'p.html'}",
+        ],
         check=True,
-        timeout=60,
+        timeout=120,
+        capture_output=True,
     )
     assert shot.stat().st_size > 10_000
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert pixels.std() > 10  # something was drawn, not a blank page

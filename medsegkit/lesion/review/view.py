@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from PIL import Image
 
 from medsegkit.data.imageio import read_rgb_reduced
 from medsegkit.engine.overlays import GREEN, display_copy, draw, overlay_bytes
@@ -31,7 +32,14 @@ class CaseViews:
         self.mask = lru_cache(maxsize=256)(self._mask)
 
     def _shown(self, name: str) -> np.ndarray:
-        return display_copy(read_rgb_reduced(self.run.case(name).image, SHOWN, 1)[0], SHOWN)
+        """The image at most ``SHOWN`` px on its longer side; a small one enlarged to half that, so that the
+        contours drawn on it stay thin once the browser shows it large."""
+        image = display_copy(read_rgb_reduced(self.run.case(name).image, SHOWN, 1)[0], SHOWN)
+        h, w = image.shape[:2]
+        if max(h, w) < SHOWN // 2:
+            scale = SHOWN // 2 / max(h, w)
+            image = np.asarray(Image.fromarray(image).resize((round(w * scale), round(h * scale)), Image.BILINEAR))
+        return image
 
     def _mask(self, name: str, state: State) -> np.ndarray:
         return self.run.mask_of(name, state)
