@@ -6,7 +6,8 @@ runs with their settings and versions; with ground truth, the metric table (mean
 the per-case Dice of every run as a strip plot; a sortable per-case table; a gallery (JPEG thumbnails
 of at most ``THUMB`` pixels) with one row per
 case and one overlay per run, worst first (lowest Dice of the first run with ground truth, else
-lowest confidence, else by case id).
+lowest confidence, else by case id). Cases a person reviewed or excluded (``medsegkit review``) are marked so in
+the table and the gallery.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class RunView:
     settings: dict[str, Any] = field(default_factory=dict)
     images: dict[str, Path] = field(default_factory=dict)
     confidence: dict[str, float] = field(default_factory=dict)
+    review: dict[str, str] = field(default_factory=dict)  # case -> reviewed or excluded (medsegkit review)
 
     @classmethod
     def open(cls, path: Path, label: str, allow_missing: bool = False) -> RunView:
@@ -59,6 +61,8 @@ class RunView:
                     view.images[case["case"]] = recorded_path(case["image"], path)
                 if case.get("confidence") is not None:
                     view.confidence[case["case"]] = float(case["confidence"])
+                if case.get("source") in ("reviewed", "excluded"):
+                    view.review[case["case"]] = case["source"]
             missing_masks(path, [c["case"] for c in data.get("cases", [])], allow_missing, "show the others")
         elif (path.parent / "config.toml").is_file():  # adapt's source-only/ and adapted/
             view.settings = {"config.toml": (path.parent / "config.toml").read_text()}
@@ -126,6 +130,7 @@ th {{ background: #f3f3f3; cursor: pointer; }} td:first-child, th:first-child {{
 .gallery td {{ text-align: center; vertical-align: top; font-size: 0.85em; }}
 .gallery img {{ display: block; max-width: {THUMB}px; }}
 pre {{ background: #f7f7f7; padding: 0.5em; overflow-x: auto; font-size: 0.8em; }}
+b.reviewed {{ color: #2e7d32; font-size: 0.8em; }} b.excluded {{ color: #757575; font-size: 0.8em; }}
 </style>
 <script>
 function sortTable(th) {{
@@ -203,7 +208,10 @@ def _case_table(cases: list[str], views: list[RunView], values: dict[str, dict[s
     rows = []
     for case in cases:
         cells = "".join(
-            f"<td>{values[v.label][case]:.4f}</td>" if case in values.get(v.label, {}) else "<td>–</td>" for v in views
+            f"<td>{values[v.label][case]:.4f}{_badge(v, case)}</td>"
+            if case in values.get(v.label, {})
+            else f"<td>–{_badge(v, case)}</td>"
+            for v in views
         )
         rows.append(f"<tr><td>{html.escape(case)}</td>{cells}</tr>")
     return (
@@ -216,6 +224,12 @@ def _case_table(cases: list[str], views: list[RunView], values: dict[str, dict[s
 def _thumbnail(image: np.ndarray, labels: np.ndarray, task: str) -> str:
     drawn = draw(image, layers_of(labels, task), THUMB)
     return "data:image/jpeg;base64," + base64.b64encode(overlay_bytes(drawn)).decode("ascii")
+
+
+def _badge(view: RunView, case: str) -> str:
+    """`` reviewed`` or `` excluded`` (a person's verdict on the case's mask, ``medsegkit review``), else nothing."""
+    status = view.review.get(case)
+    return f' <b class="{status}">{status}</b>' if status else ""
 
 
 def _gallery(
@@ -250,7 +264,7 @@ def _gallery(
                 cells.append("<td>–</td>")
                 continue
             value = values.get(v.label, {}).get(case)
-            caption = f"{key} {value:.3f}" if value is not None else ""
+            caption = (f"{key} {value:.3f}" if value is not None else "") + _badge(v, case)
             src = _thumbnail(image, read_labels(v.folder.masks[case]), task)
             cells.append(f'<td><img alt="{html.escape(case)} {html.escape(v.label)}" src="{src}">{caption}</td>')
         rows.append(f"<tr><td>{html.escape(case)}</td>{''.join(cells)}</tr>")

@@ -19,7 +19,8 @@ HELP = {
     "writes into it.",
     "dataset_id": "nnunet: the dataset number, 1-999; nnU-Net asks for 500 or more for your own data (501).",
     "name": "Dataset name (default: the source's).",
-    "min_confidence": "cluster runs: leave out images whose confidence is below this (0: keep all; see review.csv).",
+    "min_confidence": "Runs: leave out images whose confidence is below this (0: keep all; see review.csv); images "
+    "reviewed with `medsegkit review` are always kept, those it excluded never.",
     "validation": "monai: share of training cases listed as validation, chosen by case id, when the source has no "
     "validation split; 0 <= share < 1 (0.2).",
     "allow_missing": "Leave out the cases of a run whose mask file is missing, instead of refusing the run.",

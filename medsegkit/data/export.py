@@ -5,7 +5,8 @@ Sources, recognised by their files:
 - a prepared dataset (``dataset.json``): its images and masks; ``train`` (or every labelled case when
   there is no split) is training data, ``validation`` validation, ``test`` test;
 - a ``cluster``, ``self-train`` or ``predict`` run (``manifest.json`` with ``cases`` and ``masks/``): every finished
-  image with the run's mask as its label (``--min-confidence`` drops cluster cases below it);
+  image with the run's mask as its label (``--min-confidence`` drops cases below it; a case reviewed with
+  ``medsegkit review`` is always kept and one it excluded never);
 - a ``refine`` run (``manifest.json`` with ``target`` and ``pseudo/``) or an ``adapt`` run (its
   ``refine/``): the target's train images with their pseudo-labels.
 
@@ -90,7 +91,7 @@ def collect(source: Path, min_confidence: float = 0.0, allow_missing: bool = Fal
         return f"{ds.name}-pseudo", "fundus", cases
     if "cases" in manifest and (source / "masks").is_dir():  # cluster, self-train or predict
         task = recorded_task(source) or "lesion"
-        kept = [c for c in manifest["cases"] if (c.get("confidence") is None or c["confidence"] >= min_confidence)]
+        kept = [c for c in manifest["cases"] if keeps(c, min_confidence)]
         cases = [
             Case(c["case"], recorded_path(c["image"], source), source / "masks" / f"{c['case']}.png", "training")
             for c in kept
@@ -99,6 +100,19 @@ def collect(source: Path, min_confidence: float = 0.0, allow_missing: bool = Fal
         cases = [c for c in cases if c.case_id not in missing]
         return str(manifest.get("input", {}).get("name", source.name)), task, cases
     raise DataError(f"{manifest_path}: not the manifest of a cluster, predict, refine or adapt run")
+
+
+def keeps(record: dict[str, Any], min_confidence: float) -> bool:
+    """Is a run's case exported at ``min_confidence``? A reviewed case always, one a reviewer excluded never,
+    any other when its confidence (if it has one) reaches ``min_confidence``.
+
+    Example:
+        >>> [keeps(r, 0.5) for r in ({"confidence": 0.2, "source": "reviewed"}, {"source": "excluded"}, {})]
+        [True, False, True]
+    """
+    if record.get("source") in ("reviewed", "excluded"):
+        return record["source"] == "reviewed"
+    return record.get("confidence") is None or record["confidence"] >= min_confidence
 
 
 def validation_share(cases: list[Case], fraction: float) -> list[Case]:

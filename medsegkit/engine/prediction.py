@@ -27,12 +27,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from medsegkit.data.imageio import read_rgb_reduced
+from medsegkit.engine.candidates import write_candidates
 from medsegkit.engine.casefolder import CaseFolder, header
 from medsegkit.engine.overlays import OVERLAY_SIDE, layers_of, write_overlay
 from medsegkit.errors import DataError
 from medsegkit.runtime import distributed
 
-Prediction = tuple[np.ndarray, dict[str, Any]]
+# (labels, record) or (labels, record, candidates): candidate masks at the working size with where each came from
+Prediction = tuple[np.ndarray, dict[str, Any]] | tuple[np.ndarray, dict[str, Any], list[tuple[np.ndarray, str]]]
 
 
 class Predictor(Protocol):
@@ -46,7 +48,8 @@ class Predictor(Protocol):
 
     def predict(self, images: list[np.ndarray], sizes: list[tuple[int, int]]) -> list[Prediction]:
         """``(labels (H, W) uint8, record)`` of each ``(h', w', 3)`` image whose full size is ``(H, W)`` (it may
-        have been decoded smaller: :func:`~medsegkit.data.imageio.read_rgb_reduced`)."""
+        have been decoded smaller: :func:`~medsegkit.data.imageio.read_rgb_reduced`), optionally with the
+        candidate masks a reviewer may choose from (:mod:`medsegkit.engine.candidates`)."""
         ...
 
 
@@ -121,9 +124,12 @@ def _write_batch(
     results: list[Prediction],
 ) -> None:
     """Each image's mask, overlay, then its case record (last: it marks the image done)."""
-    for (case_id, path), image, (labels, record) in zip(batch, images, results, strict=True):
+    for (case_id, path), image, (labels, record, *more) in zip(batch, images, results, strict=True):
         folder.write_mask(case_id, labels)
         write_overlay(folder.root, case_id, image, layers_of(labels, task))
+        if more and more[0]:
+            write_candidates(folder.root, case_id, [mask for mask, _ in more[0]])
+            record = {**record, "candidates": [{"score": None, "source": source} for _, source in more[0]]}
         folder.finish({"case": case_id, "image": str(path), **record})
 
 

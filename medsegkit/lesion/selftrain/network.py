@@ -28,6 +28,7 @@ from medsegkit.errors import DataError
 from medsegkit.imaging import batch_tensor, resize_nearest, resize_square
 from medsegkit.lesion.blind.confidence import boundary_contrast
 from medsegkit.lesion.blind.fov import field_of_view
+from medsegkit.lesion.blind.per_image import looks_same
 from medsegkit.lesion.config import SelfTrainConfig
 from medsegkit.models import create_model, pretrained
 from medsegkit.models.fold import inference_copy
@@ -90,16 +91,26 @@ def probabilities(model: torch.nn.Module, x: torch.Tensor, tta: bool) -> torch.T
     return prob
 
 
+LEVELS = (0.25, 0.75)  # the network's looser and tighter masks, offered beside its own to a reviewer
+
+
 def decide(
-    image: np.ndarray, small: np.ndarray, prob: torch.Tensor, threshold: float, size: tuple[int, int] | None = None
-) -> tuple[np.ndarray, dict[str, float]]:
+    image: np.ndarray,
+    small: np.ndarray,
+    prob: torch.Tensor,
+    threshold: float,
+    size: tuple[int, int] | None = None,
+    levels: tuple[float, ...] = (),
+) -> tuple[np.ndarray, dict[str, float]] | tuple[np.ndarray, dict[str, float], list[np.ndarray]]:
     """The bool mask at ``size`` (default the image's) of an ``(h, w, 3)`` image and its confidence record,
     from the image at the working size (``small``, ``(s, s, 3)``) and the network's probability there
     (``prob``, ``(1, s, s)``).
 
     The mask is ``prob > threshold`` inside the field of view, the probability resized (bilinear) to
     ``size`` and the field of view found at 256 px at most (then resized). The confidence is measured at
-    the working size, so that it costs the same and means the same whatever the image's resolution.
+    the working size, so that it costs the same and means the same whatever the image's resolution. With
+    ``levels``, a third item: the masks at the working size cut at ``threshold`` and at each level (a
+    reviewer's candidates).
     """
     size = image.shape[:2] if size is None else size
     side = min(256, *image.shape[:2])
@@ -108,7 +119,10 @@ def decide(
     mask = (full > threshold) & resize_nearest(fov, full.shape)
     work = prob[0].cpu().numpy()
     fov_work = resize_nearest(fov, work.shape)
-    return mask, mask_confidence(small, work, (work > threshold) & fov_work, fov_work)
+    scores = mask_confidence(small, work, (work > threshold) & fov_work, fov_work)
+    if not levels:
+        return mask, scores
+    return mask, scores, [(work > level) & fov_work for level in (threshold, *levels)]
 
 
 def mask_confidence(image: np.ndarray, prob: np.ndarray, mask: np.ndarray, fov: np.ndarray) -> dict[str, float]:
@@ -167,7 +181,9 @@ class LesionPredictor:
 
     def predict(
         self, images: list[np.ndarray], sizes: list[tuple[int, int]] | None = None
-    ) -> list[tuple[np.ndarray, dict[str, Any]]]:
+    ) -> list[tuple[np.ndarray, dict[str, Any], list[tuple[np.ndarray, str]]]]:
+        """Each image's mask at its full size, its record and the candidates a reviewer is offered (the mask and
+        the looser and tighter cuts of :data:`LEVELS`, at the working size)."""
         sizes = sizes or [image.shape[:2] for image in images]
         small = [resize_square(image, self.cfg.size) for image in images]
         x = batch_tensor(small).to(self.device)
@@ -179,7 +195,7 @@ class LesionPredictor:
                     std = mc_dropout(self.model, x, self.passes)[1][:, 0].float().cpu().numpy()
         results = []
         for i, image in enumerate(images):
-            mask, scores = decide(image, small[i], prob[i], self.threshold, sizes[i])
+            mask, scores, cut = decide(image, small[i], prob[i], self.threshold, sizes[i], LEVELS)
             record: dict[str, Any] = {
                 "height": sizes[i][0],
                 "width": sizes[i][1],
@@ -190,5 +206,9 @@ class LesionPredictor:
             if std is not None:
                 inside = resize_nearest(mask.astype(np.uint8), std.shape[1:]) > 0
                 record["uncertainty_lesion"] = round(float(std[i][inside].mean()), 6) if inside.any() else None
-            results.append((mask.astype(np.uint8), record))
+            offered: list[tuple[np.ndarray, str]] = []
+            for cut_mask, level in zip(cut, (self.threshold, *LEVELS), strict=True):
+                if cut_mask.any() and not any(looks_same(cut_mask, kept) for kept, _ in offered):
+                    offered.append((cut_mask, f"network > {level}"))
+            results.append((mask.astype(np.uint8), record, offered))
         return results

@@ -181,6 +181,8 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
     if not teacher_run.is_dir():
         raise UsageError(f"{teacher_run}: not a folder; self-train takes the output folder of medsegkit cluster")
     teachers = read_teacher(teacher_run)  # a bad run is reported before anything is trained
+    if sum(t.teaches for t in teachers) < 2:
+        raise DataError(f"{teacher_run}: self-train needs at least 2 images not excluded by review")
     cfg = resolve_weights(cfg)
     build_model(cfg)  # a bad encoder or weights file is refused before anything is written
     out = job.destination(Path("runs") / f"self-train-{teacher_run.name}")
@@ -202,7 +204,7 @@ def self_train(run: str, cfg: SelfTrainConfig, job: Job, resume: bool = False) -
             model, _ = load_lesion_model(out / "model.pt", read_checkpoint(out / "model.pt"), ctx.device)
             state = json.loads((out / "training.json").read_text())
         else:
-            model, state = train(teachers, out, cfg, ctx, resume, job.progress)
+            model, state = train([t for t in teachers if t.teaches], out, cfg, ctx, resume, job.progress)
             before = teacher_run / "training.json"  # an earlier round's
             earlier = json.loads(before.read_text()) if before.is_file() else {}
             cpu = distributed.summed(state["cpu_seconds"], ctx)  # every thread of every process

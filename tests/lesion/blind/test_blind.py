@@ -198,4 +198,5 @@ def test_each_union_is_scored_by_its_refined_mask():
     assert chosen.union[44, 90] and metrics.dice(chosen.mask, lesion) > 0.9  # the band's union, refined
     assert np.array_equal(chosen.clearest, select_foreground(image, clusters))  # the core, for the confidence
     unrefined = select_and_refine(image, clusters, fov, None, paler=False)
-    assert all(np.array_equal(m, chosen.clearest) for m in unrefined)  # no refinement: the clearest union
+    assert all(np.array_equal(m, chosen.clearest) for m in unrefined[:3])  # no refinement: the clearest union
+    assert len(chosen.scored) == 2 and any(np.array_equal(m, chosen.mask) for m, _ in chosen.scored)
