@@ -76,6 +76,7 @@ class ReviewRun:
         self.history: list[str] = []  # cases in the order of their decisions (undo takes the latest)
         self._lock = threading.Lock()
         self.candidates = lru_cache(maxsize=64)(self._candidates)
+        self.blind_mask = lru_cache(maxsize=16)(self._blind_mask)  # never changes: masks-blind/ is written once
         if self.log.is_file():
             for decision in read(self.log, tolerate_torn_end=True):
                 if decision.case in self.cases:
@@ -137,7 +138,7 @@ class ReviewRun:
         elif decision.case in self.history:
             del self.history[len(self.history) - 1 - self.history[::-1].index(decision.case)]
 
-    def blind_mask(self, name: str) -> np.ndarray:
+    def _blind_mask(self, name: str) -> np.ndarray:
         """The case's blind mask at its image's size (``masks-blind/`` once a decision has replaced it)."""
         kept = self.root / "masks-blind" / f"{name}.png"
         return read_labels(kept if kept.is_file() else self.folder.mask_path(name)) > 0
@@ -175,13 +176,9 @@ class ReviewRun:
         if not blind_copy.is_file():
             blind_copy.parent.mkdir(exist_ok=True)
             write_bytes_atomic(blind_copy, self.folder.mask_path(name).read_bytes())
-        blind = read_labels(blind_copy)
-        mask = (
-            resize_nearest(self.mask_of(name, state).astype(np.uint8), blind.shape)
-            if state.status == "reviewed"
-            else blind
-        )
-        self.folder.write_mask(name, (mask > 0).astype(np.uint8))
+        blind = self.blind_mask(name)
+        mask = resize_nearest(self.mask_of(name, state), blind.shape) if state.status == "reviewed" else blind
+        self.folder.write_mask(name, mask.astype(np.uint8))
         record = {
             k: v for k, v in json.loads(self.folder.record_path(name).read_text()).items() if k not in REVIEW_KEYS
         }
@@ -194,7 +191,7 @@ class ReviewRun:
                     "choice": state.choice,
                     "candidate": state.candidate,
                     "point": state.point,
-                    "mask_fraction": round(float((mask > 0).mean()), 6),
+                    "mask_fraction": round(float(mask.mean()), 6),
                 },
             }
         self.folder.finish(record)

@@ -48,6 +48,7 @@ class CaseViews:
         """The case's image with its current mask's contour (green; white once excluded), at most ``SHOWN`` px."""
         state = self.run.state(name)
         colour = GREY if state.status == "excluded" else GREEN
+        self.run.blind_mask(name)  # read now, while the reviewer looks: a decision then only writes
         return overlay_bytes(draw(self.shown(name), [(self.mask(name, state), colour)], SHOWN))
 
     def thumbnail(self, name: str) -> bytes:
