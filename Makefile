@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt plugins/medsegkit-extras/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "medsegkit needs Python 3.11, got " + sys.version'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,pretrained,review]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,pretrained,review,hair]'
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e plugins/medsegkit-extras
 	touch $(STAMP)
 

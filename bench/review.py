@@ -9,8 +9,8 @@ Per budget (a share of the folder's images) and mode, on a copy of RUN, the revi
   scanning the contact sheet would; ``list`` opens the first images of ``review.csv`` whatever their Dice (this
   measures the confidence ranking);
 - on an opened image it picks the candidate with the highest Dice to the ground truth; when none reaches 0.8 it
-  clicks the lesion's interior (the ground truth's deepest pixel) and keeps the better of the two; when neither
-  reaches 0.5 it excludes the image.
+  clicks the lesion's interior (the ground truth's deepest pixel), plainly and with shift (grown), and keeps the
+  best of the three; when none reaches 0.5 it excludes the image.
 
 Prints per budget and mode the folder's Dice mean and share below 0.5 after review, the candidate ceiling (the
 oracle over every image's kept candidates, and with a click on every image), how many images were opened,
@@ -49,14 +49,19 @@ def deepest(gt: np.ndarray) -> tuple[float, float]:
     return (r + 0.5) / gt.shape[0], (c + 0.5) / gt.shape[1]
 
 
-def scored(review: ReviewRun, name: str, gt: np.ndarray) -> tuple[list[float], float, tuple[float, float] | None]:
-    """The Dice of each candidate, of a click on the lesion (0 without a lesion), and the click's point."""
+def scored(review: ReviewRun, name: str, gt: np.ndarray) -> tuple[list[float], float, Decision | None]:
+    """The Dice of each candidate, of the better of a click and a shift-click on the lesion (0 without a
+    lesion), and that click's decision."""
     at = [dice(resize_nearest(m.astype(np.uint8), gt.shape) > 0, gt) for m in review.candidates(name)]
     if not gt.any():
         return at, 0.0, None
-    point = deepest(gt)
-    clicked = review.mask_of(name, State("reviewed", "click", None, point))
-    return at, dice(resize_nearest(clicked.astype(np.uint8), gt.shape) > 0, gt), point
+    point, best, decision = deepest(gt), -1.0, None
+    for grow in (False, True):
+        clicked = review.mask_of(name, State("reviewed", "click", None, point, grow=grow))
+        found = dice(resize_nearest(clicked.astype(np.uint8), gt.shape) > 0, gt)
+        if found > best:
+            best, decision = found, Decision(name, "click", point=point, grow=grow)
+    return at, best, decision
 
 
 def simulate(dataset: Dataset, run: Path, budget: float, mode: str, out: Path) -> dict:
@@ -68,7 +73,7 @@ def simulate(dataset: Dataset, run: Path, budget: float, mode: str, out: Path) -
     opened = opened[: max(1, round(budget * len(review.order)))]
     tally, seconds, ceiling, ceiling_click = {"picked": 0, "clicked": 0, "excluded": 0, "accepted": 0}, [], [], []
     for name in review.order:
-        at, click, point = scored(review, name, truth[name])
+        at, click, clicking = scored(review, name, truth[name])
         ceiling.append(max(at))
         ceiling_click.append(max(max(at), click))
         if name not in opened:
@@ -77,7 +82,7 @@ def simulate(dataset: Dataset, run: Path, budget: float, mode: str, out: Path) -
         if max(at) >= GOOD or max(at) >= click:
             decision, kind = Decision(name, "candidate", candidate=best + 1), "picked" if best else "accepted"
         else:
-            decision, kind = Decision(name, "click", point=point), "clicked"
+            decision, kind = clicking, "clicked"
         if max(max(at), click) < LOST:
             decision, kind = Decision(name, "exclude"), "excluded"
         start = time.perf_counter()

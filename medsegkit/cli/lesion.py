@@ -56,6 +56,8 @@ HELP = {
     "time, up to rounding; worth it on a GPU, about as fast per image on a CPU); kmeans runs them in turn "
     f"({RUN.batch}).",
     "fail_fast": "Stop at the first image that cannot be read, instead of recording it in failed.csv and going on.",
+    "hair": "remove: find hairs (thin, long, darker than around them) and inpaint them before clustering (OpenCV, "
+    f"the hair extra); keep: leave the image as it is ({RUN.hair}).",
 }
 
 
@@ -79,6 +81,7 @@ def cluster(
     combine: Annotated[bool, opt(HELP["combine"], "--combine/--no-combine")] = RUN.combine,
     batch: Annotated[int, opt(HELP["batch"])] = RUN.batch,
     fail_fast: Annotated[bool, opt(HELP["fail_fast"], "--fail-fast")] = False,
+    hair: Annotated[str, opt(HELP["hair"])] = RUN.hair,
     threads: ThreadsOpt = None,
     data_root: DataRootOpt = None,
 ) -> None:
@@ -93,7 +96,7 @@ def cluster(
     from medsegkit.runtime.job import Job
 
     flags = {"max_iter": max_iter, "lr": lr, "attention": attention, "num_clusters": num_clusters}
-    values = {"size": size, "seed": seed, "refine_mask": refine_mask, "combine": combine, "batch": batch}
+    values = {"size": size, "seed": seed, "refine_mask": refine_mask, "combine": combine, "batch": batch, "hair": hair}
     run_cfg = config_module.build(ClusterRunConfig, values, "cluster")
     bar = progress(f"cluster {method}")
     overrides = config_module.overrides(set_, flags)

@@ -39,6 +39,7 @@ from medsegkit.imaging import resize_nearest, resize_square
 from medsegkit.lesion.blind.per_image import SECOND_OPINION, blind_mask
 from medsegkit.lesion.clustering.base import Clusterer, ClusterResult
 from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig, FieldOfViewConfig
+from medsegkit.lesion.hair import remove_hair
 from medsegkit.runtime import distributed
 from medsegkit.runtime.atomic import write_bytes_atomic, write_text_atomic
 from medsegkit.runtime.distributed import Context, barrier
@@ -144,6 +145,7 @@ def run_cluster(
         "combine": run.combine,
         "field_of_view": config_module.to_dict(FieldOfViewConfig()),
         "second_opinion": config_module.to_dict(SECOND_OPINION),
+        **({"hair": run.hair} if run.hair != "keep" else {}),  # runs before the option resume as they were
     }
     if claim(out, settings, ("clusters", "masks", "overlays", "cases", "failed")):
         toml = config_module.to_toml(method.config)
@@ -186,6 +188,8 @@ def _cluster_group(
     if not images:
         return
     works = [resize_square(image, run.size) for _, _, image in images]
+    if run.hair == "remove":
+        works = [remove_hair(work) for work in works]
     seeds = [case_seed(run.seed, case_id) for case_id, _, _ in images]
     clustered = time.perf_counter()
     # one image: the clusterer's own segment(); several: segment_batch() shares the work between them

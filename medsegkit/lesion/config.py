@@ -168,16 +168,19 @@ class ClusterRunConfig:
     """What ``medsegkit cluster`` does around the clusterer: working size, seed, colour refinement,
     ``combine`` (take the k-means second opinion's mask instead of the clusterer's when the selection
     score rates it higher)
-    and ``batch``: how many images the clusterer handles in one step (S3-Net optimises their networks
-    together; the masks are those of one-at-a-time runs, docs/cluster.md "Batched clustering")."""
+    ``batch``: how many images the clusterer handles in one step (S3-Net optimises their networks
+    together; the masks are those of one-at-a-time runs, docs/cluster.md "Batched clustering"), and ``hair``:
+    ``remove`` inpaints hairs before clustering (:mod:`medsegkit.lesion.hair`)."""
 
     size: int = 256
     seed: int = 0
     refine_mask: bool = True
     combine: bool = True
     batch: int = 1
+    hair: Literal["keep", "remove"] = "keep"
 
     def __post_init__(self) -> None:
+        check_choices(self)
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
         if self.batch < 1:

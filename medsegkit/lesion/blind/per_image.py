@@ -13,6 +13,7 @@ import numpy as np
 from medsegkit.lesion.blind.colour_refine import refine_mask
 from medsegkit.lesion.blind.confidence import confidence
 from medsegkit.lesion.blind.fov import field_of_view
+from medsegkit.lesion.blind.grow import QUANTILES, grown, smoothed_chroma
 from medsegkit.lesion.blind.selection import candidates, grey_level, score, select_foreground
 from medsegkit.lesion.clustering.base import ClusterResult
 from medsegkit.lesion.clustering.kmeans import KMeansClusterer
@@ -146,10 +147,35 @@ def blind_mask(
     if combine and prefer_second(work, first.mask, other.mask, fov, paler):
         source = "second-opinion"
         first, other = other, first
+    grey = grey_level(work, paler)
     scores = confidence(work, first.mask, first.clearest, other.mask, fov)
-    scores["selection_score"] = score(first.mask, grey_level(work, paler), fov=fov)
+    scores["selection_score"] = score(first.mask, grey, fov=fov)
     chosen = Candidate(first.mask, scores["selection_score"], source, paler)
-    return BlindMask(result, fov, first.union, first.mask, source, paler, scores, distinct([chosen, *pool]))
+    # offered to a reviewer beside the chosen mask, not chosen blindly: the selection score prefers a dark core
+    # to the whole lesion grown from it, and was measured to lose more than it gains by choosing among them
+    return BlindMask(
+        result,
+        fov,
+        first.union,
+        first.mask,
+        source,
+        paler,
+        scores,
+        distinct([chosen, *_grown(work, chosen, fov, refine)], pool),
+    )
+
+
+def _grown(work: np.ndarray, chosen: Candidate, fov: np.ndarray, refine: ColourRefineConfig | None) -> list[Candidate]:
+    """The masks grown from the chosen one over what the border band's skin does not explain
+    (:func:`~medsegkit.lesion.blind.grow.grown`), at each of :data:`~medsegkit.lesion.blind.grow.QUANTILES`."""
+    if not chosen.mask.any():
+        return []
+    config = refine or ColourRefineConfig()
+    colours, grey = smoothed_chroma(work, config), grey_level(work, chosen.paler)
+    masks = [grown(work, chosen.mask, fov, q, config, colours) for q in QUANTILES]
+    return [
+        Candidate(m, score(m, grey, fov=fov), f"grown {q}", chosen.paler) for m, q in zip(masks, QUANTILES, strict=True)
+    ]
 
 
 def looks_same(a: np.ndarray, b: np.ndarray, within: int = LOOKS_SAME) -> bool:
@@ -165,10 +191,10 @@ def looks_same(a: np.ndarray, b: np.ndarray, within: int = LOOKS_SAME) -> bool:
     return bool(not (a & ~dilate(b, within)).any() and not (b & ~dilate(a, within)).any())
 
 
-def distinct(pool: list[Candidate], most: int = MAX_CANDIDATES) -> list[Candidate]:
-    """The first of ``pool`` (the chosen mask), then the others by decreasing score, leaving out a mask that
-    looks the same as one kept (:func:`looks_same`) and an empty one, at most ``most``."""
-    ranked = [pool[0], *sorted(pool[1:], key=lambda c: -c.score)] if pool else []
+def distinct(first: list[Candidate], pool: list[Candidate], most: int = MAX_CANDIDATES) -> list[Candidate]:
+    """``first`` in order (the chosen mask, the masks grown from it), then ``pool`` by decreasing score, leaving
+    out a mask that looks the same as one kept (:func:`looks_same`) and an empty one, at most ``most``."""
+    ranked = [*first, *sorted(pool, key=lambda c: -c.score)]
     kept: list[Candidate] = []
     for candidate in ranked:
         if candidate.mask.any() and not any(looks_same(candidate.mask, k.mask) for k in kept):

@@ -6,14 +6,17 @@ One decision per line of ``RUN/review/decisions.jsonl`` (and of a file given to 
     {"case": "IMD004", "action": "accept"}
     {"case": "IMD019", "action": "exclude"}
     {"case": "IMD032", "action": "click", "point": [0.52, 0.47]}
+    {"case": "IMD041", "action": "click", "point": [0.40, 0.55], "grow": true}
     {"case": "IMD032", "action": "undo"}
 
 ``candidate`` picks the case's candidate mask ``candidate`` (1-based, as keys 1-6 of the page); ``accept`` keeps
 the mask the case has now; ``exclude`` marks the case as one no candidate fits (it keeps its blind mask and is
 left out of teaching); ``click`` builds a new candidate from the cluster regions under ``point`` (row, column as
-fractions of the image's height and width) and picks it; ``undo`` takes back the case's latest decision that
-still stands. ``reviewer`` and ``time`` are optional. A case's state is its decisions folded in order
-(:func:`fold`), so the log replays to the same masks after a crash or on another copy of the run.
+fractions of the image's height and width) and picks it, with ``grow`` grown over what the surrounding skin
+does not explain (:mod:`medsegkit.lesion.blind.grow`: a faint or two-tone lesion whole); ``undo`` takes back
+the case's latest decision that still stands. ``reviewer`` and ``time`` are optional. A case's state is its
+decisions folded in order (:func:`fold`), so the log replays to the same masks after a crash or on another copy
+of the run.
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ class Decision:
     point: tuple[float, float] | None = None
     reviewer: str | None = None
     time: str | None = None
+    grow: bool = False
 
     def to_json(self) -> str:
-        data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v is not None}
+        data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v not in (None, False)}
         return json.dumps(data, separators=(", ", ": "))
 
 
@@ -59,6 +63,7 @@ class State:
     point: tuple[float, float] | None = None
     reviewer: str | None = None
     time: str | None = None
+    grow: bool = False
 
 
 def now() -> str:
@@ -74,7 +79,7 @@ def parse(data: Any, where: str) -> Decision:
     """
     if not isinstance(data, dict) or not isinstance(data.get("case"), str) or data.get("action") not in ACTIONS:
         raise DataError(f'{where}: expected a decision such as {{"case": ..., "action": one of {", ".join(ACTIONS)}}}')
-    unknown = sorted(set(data) - {"case", "action", "candidate", "point", "reviewer", "time"})
+    unknown = sorted(set(data) - {"case", "action", "candidate", "point", "reviewer", "time", "grow"})
     if unknown:
         raise DataError(f"{where}: unknown field(s) {', '.join(unknown)} in a decision")
     candidate, point = data.get("candidate"), data.get("point")
@@ -92,6 +97,8 @@ def parse(data: Any, where: str) -> Decision:
                 f"{where}: a 'click' decision needs \"point\": [row, column] as fractions 0..1, got {point!r}"
             )
         point = (float(point[0]), float(point[1]))
+    if not isinstance(data.get("grow", False), bool):
+        raise DataError(f'{where}: "grow" must be true or false')
     for key in ("reviewer", "time"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise DataError(f'{where}: "{key}" must be a string')
@@ -102,6 +109,7 @@ def parse(data: Any, where: str) -> Decision:
         point if data["action"] == "click" else None,
         data.get("reviewer"),
         data.get("time"),
+        data["action"] == "click" and data.get("grow", False),
     )
 
 
@@ -156,9 +164,9 @@ def fold(decisions: list[Decision]) -> State:
         if d.action == "candidate":
             state = State("reviewed", "candidate", d.candidate, None, **who)
         elif d.action == "click":
-            state = State("reviewed", "click", None, d.point, **who)
+            state = State("reviewed", "click", None, d.point, **who, grow=d.grow)
         elif d.action == "accept":
-            state = State("reviewed", state.choice, state.candidate, state.point, **who)
+            state = State("reviewed", state.choice, state.candidate, state.point, **who, grow=state.grow)
         else:  # exclude
             state = State("excluded", "blind", None, None, **who)
     return state

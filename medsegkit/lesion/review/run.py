@@ -25,9 +25,12 @@ from medsegkit.engine.candidates import read_candidates
 from medsegkit.engine.casefolder import CaseFolder
 from medsegkit.errors import DataError, UsageError
 from medsegkit.imaging import resize_nearest, resize_square
+from medsegkit.lesion.blind.fov import field_of_view
+from medsegkit.lesion.blind.grow import QUANTILES, grown
 from medsegkit.lesion.blind.per_image import SECOND_OPINION
 from medsegkit.lesion.clustering.kmeans import KMeansClusterer
 from medsegkit.lesion.config import ColourRefineConfig
+from medsegkit.lesion.hair import remove_hair
 from medsegkit.lesion.review.click import click_mask
 from medsegkit.lesion.review.decisions import Decision, State, append, fold, now, read
 from medsegkit.runtime.atomic import write_bytes_atomic
@@ -150,7 +153,9 @@ class ReviewRun:
         return kept or [self.blind_mask(name)]
 
     def working_image(self, name: str) -> np.ndarray:
-        return resize_square(read_rgb(self.case(name).image), self.size)
+        """The case's image as the run's clusterer saw it (its hairs removed if the run removed them)."""
+        work = resize_square(read_rgb(self.case(name).image), self.size)
+        return remove_hair(work) if self.manifest.get("hair") == "remove" else work
 
     def cluster_map(self, name: str, work: np.ndarray) -> np.ndarray:
         """The run's cluster map at the working size, or (runs without one) k-means with three colour clusters."""
@@ -166,7 +171,10 @@ class ReviewRun:
             return found[min(state.candidate or 1, len(found)) - 1]
         if state.choice == "click":
             work = self.working_image(name)
-            return click_mask(work, self.cluster_map(name, work), state.point, self.refine)
+            mask = click_mask(work, self.cluster_map(name, work), state.point, self.refine)
+            if not state.grow:
+                return mask
+            return grown(work, mask, field_of_view(work), QUANTILES[-1], self.refine or ColourRefineConfig())
         return self.blind_mask(name)
 
     def _apply(self, name: str, write_manifest: bool = True) -> None:
@@ -191,6 +199,7 @@ class ReviewRun:
                     "choice": state.choice,
                     "candidate": state.candidate,
                     "point": state.point,
+                    "grow": state.grow,
                     "mask_fraction": round(float(mask.mean()), 6),
                 },
             }
