@@ -7,9 +7,10 @@ dataset with its ground truth. Per image the blind pipeline's candidates are reb
 at the working size: every lesion-like union of the darker clusters (selection.candidates, finite
 score), colour-refined, of the run's map and of k-means with three colour clusters (the second
 opinion, seeded as the run seeded it) -- the pool `cluster` chooses from. Wider pools add k-means with
-two clusters and the unions of the paler clusters. Prints, per pool, the mean and the share below 0.5
-of the best candidate's Dice at the ground truth's resolution, beside the run's own blind masks.
-The oracle uses the ground truth, so it is a bound, not a result.
+two clusters and the unions of the paler clusters; the run's kept candidates (``candidates/``: the blind
+choice's distinct masks and those grown from it, what ``review`` offers) are a pool of their own. Prints, per
+pool, the mean and the share below 0.5 of the best candidate's Dice at the ground truth's resolution, beside
+the run's own blind masks. The oracle uses the ground truth, so it is a bound, not a result.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import read_labels, read_rgb
+from medsegkit.engine.candidates import read_candidates
 from medsegkit.imaging import resize_nearest, resize_square
 from medsegkit.lesion.blind.colour_refine import refine_mask
 from medsegkit.lesion.blind.fov import field_of_view
@@ -60,7 +62,7 @@ def main() -> None:
     ds = Dataset.open(args.dataset)
     records = [json.loads(p.read_text()) for p in sorted((args.run / "cases").glob("*.json"))][: args.limit]
     best = {name: [] for name in POOLS}
-    own = []
+    own, kept = [], []
     for record in records:
         case_id = record["case"]
         gt = ds.mask(case_id) > 0
@@ -75,9 +77,12 @@ def main() -> None:
             pool = [d for m in clusterings for p in ((False, True) if paler else (False,)) for d in scores[m, p]]
             best[name].append(max(pool, default=0.0))
         own.append(dice(resize_nearest(read_labels(args.run / "masks" / f"{case_id}.png"), gt.shape) > 0, gt))
+        offered = read_candidates(args.run, case_id, len(record.get("candidates", [])))
+        kept.append(max((dice(resize_nearest(m.astype(np.uint8), gt.shape) > 0, gt) for m in offered), default=own[-1]))
     print(f"{args.run}: {len(records)} cases, working size {args.size}")
     print(f"{'masks':<46}{'Dice':>8}{'<0.5':>8}")
-    for name, values in {"the run's blind masks": own, **{f"oracle: {k}": v for k, v in best.items()}}.items():
+    pools = {f"oracle: {k}": v for k, v in best.items()}
+    for name, values in {"the run's blind masks": own, "oracle: its kept candidates (review)": kept, **pools}.items():
         values = np.array(values)
         print(f"{name:<46}{values.mean():>8.3f}{100 * (values < 0.5).mean():>7.1f}%")
 
