@@ -44,7 +44,9 @@ def one_seed(seed: int, method: str, out: Path, threads: int | None) -> dict[str
     refine = RefineConfig(method=method, radius=1, seed=seed)
     job = Job(out / f"seed{seed}" / method, device="cpu", threads=threads)
     _, summary = adapt_target(checkpoint, "a", str(target), cfg, refine, job)
-    return {run: {s: summary[run][s]["metrics"]["dice"]["mean"] for s in STRUCTURES} for run in summary}
+    check = summary.pop("check")
+    dice = {run: {s: summary[run][s]["metrics"]["dice"]["mean"] for s in STRUCTURES} for run in summary}
+    return {**dice, "output": dice["adapted" if check["output"] == "adapted" else "source-only"]}
 
 
 def main() -> None:
@@ -60,7 +62,10 @@ def main() -> None:
         for seed in seeds:
             start = time.perf_counter()
             dice = one_seed(seed, method, args.out, args.threads)
-            row = "  ".join(f"{s} {dice['source-only'][s]:.3f} -> {dice['adapted'][s]:.3f}" for s in STRUCTURES)
+            row = "  ".join(
+                f"{s} {dice['source-only'][s]:.3f} -> {dice['adapted'][s]:.3f} (output {dice['output'][s]:.3f})"
+                for s in STRUCTURES
+            )
             print(f"{method} seed {seed}: {row} ({time.perf_counter() - start:.0f} s)", flush=True)
             for s in STRUCTURES:
                 gains[s].append(dice["adapted"][s] - dice["source-only"][s])

@@ -34,6 +34,8 @@ HELP = {
     f"({A.threshold}, as DPL's and CPR's evaluation).",
     "config": "TOML with adapt options as flat keys and refine options in a [refine] table; flags override it.",
     "set": "A refine option as key=value (see docs/adaptation.md); repeatable.",
+    "keep_adapted": "Output the adapted model even when the label-free check finds it worse than the source model "
+    "on the target's images (less plausible anatomy, or less consistent when mirrored).",
 }
 MethodOpt = Annotated[str | None, common.opt(HELP["method"])]
 PassesOpt = Annotated[int | None, common.opt(HELP["passes"])]
@@ -94,12 +96,15 @@ def adapt(
     set_: Annotated[list[str] | None, common.opt(HELP["set"], "--set")] = None,
     out: Annotated[Path | None, common.out_option("runs/adapt-<method>-<from>-to-<to>")] = None,
     resume: common.ResumeOpt = False,
+    keep_adapted: Annotated[bool, typer.Option("--keep-adapted", help=HELP["keep_adapted"])] = False,
     seed: common.SeedOpt = None,
     device: common.DeviceOpt = "auto",
     threads: common.ThreadsOpt = None,
     data_root: common.DataRootOpt = None,
 ) -> None:
-    """Adapt a source model to an unlabelled target without the source data, then score source-only against adapted."""
+    """Adapt a source model to an unlabelled target without the source data, score source-only against adapted,
+    and check without labels whether adaptation helped: model.pt is the adapted model if it did, else the source
+    model (check.json says why)."""
     from medsegkit import config as config_module
     from medsegkit.data.dataset import data_root as resolve_root
     from medsegkit.fundus.pipeline import adapt_target
@@ -111,10 +116,17 @@ def adapt(
     refine_flags = config_module.overrides(set_, {"method": cfg.method, "passes": passes, "seed": seed})
     refine_cfg = config_module.load(RefineConfig, config, refine_flags, "adapt (refine options)", table="refine")
     job = Job(out, resolve_root(data_root), device, common.staged, threads)
-    destination, summary = adapt_target(source, source_domain, target, cfg, refine_cfg, job, resume)
+    destination, summary = adapt_target(source, source_domain, target, cfg, refine_cfg, job, resume, keep_adapted)
     if summary:
+        check = summary.pop("check")
         title = f"{Path(source_domain).name} -> {Path(target).name} ({cfg.method}); {destination}"
         console.out.print(console.evaluation_table(summary, title))
+        output = "the adapted model" if check["output"] == "adapted" else "the source model"
+        console.out.print(
+            f"label-free check: {check['reason']}; {destination / 'model.pt'} is {output}"
+            + (" (--keep-adapted)" if check["keep_adapted"] and not check["helped"] else ""),
+            soft_wrap=True,
+        )
         console.err.print(report_hint([destination / "source-only", destination / "adapted"], target), soft_wrap=True)
 
 

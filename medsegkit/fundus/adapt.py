@@ -6,7 +6,8 @@ target's train images with a loss from the ``medsegkit.losses`` registry called 
 ``masked-gce``, the noise-robust generalised cross-entropy; DPL's reference code used ``masked-bce`` and
 CPR's ``focal-bce``, both registered), Adam,
 and finally predicts the target's test split with the source-only and the adapted model and scores
-both. Source images are never read.
+both. A check without labels (:mod:`medsegkit.fundus.check`) then decides which model ``adapt`` outputs
+(``model.pt``, ``check.json``): the adapted one only where it shows no sign of harm. Source images are never read.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from medsegkit import __version__
 from medsegkit import config as config_module
@@ -23,6 +25,7 @@ from medsegkit.data.augment import augment, sample_seed
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import png_bytes, read_labels
 from medsegkit.errors import UsageError
+from medsegkit.fundus.check import evidence, helped
 from medsegkit.fundus.config import AdaptConfig, RefineConfig
 from medsegkit.fundus.refine import check_components, refine
 from medsegkit.fundus.source import labels_of, load_source_model, targets
@@ -59,8 +62,11 @@ def adapt(
     resume: bool = False,
     progress: Any = None,
     ctx: Context | None = None,
+    keep_adapted: bool = False,
 ) -> dict[str, Any]:
-    """Refine (if needed), train on the pseudo-labels, predict the test split; returns the run record.
+    """Refine (if needed), train on the pseudo-labels, predict the test split, then check without labels whether
+    adaptation helped (:func:`decide`): ``model.pt`` is the adapted model if it did (or with ``keep_adapted``),
+    else the source model. Returns the run record.
 
     Under ``torchrun`` rank 0 refines and predicts while the others wait; training is data-parallel, and
     each process's loss is rescaled by its share of the kept pixels (:func:`global_share`) so the step
@@ -137,6 +143,55 @@ def adapt(
             write_json_atomic(out / "history.json", state["history"])
         barrier(ctx)
 
+    check: dict[str, Any] = {}
     if ctx.is_main:
         predict(model, target, test_ids, size, out / "adapted", device, cfg.threshold)
-    return {"out": str(out), "history": state["history"], "runs": [str(out / "source-only"), str(out / "adapted")]}
+        check = decide(checkpoint, model, images, train_ids, size, cfg.threshold, device, keep_adapted)
+        write_json_atomic(out / "check.json", check)
+        kept = model if check["output"] == "adapted" else load_source_model(checkpoint, device)[0]
+        save_checkpoint(
+            out / "model.pt",
+            {
+                "model": kept.state_dict(),
+                "config": config_module.to_dict(cfg),
+                "source_config": config_module.to_dict(src_cfg),
+                "output": check["output"],
+                "medsegkit_version": __version__,
+            },
+        )
+    return {
+        "out": str(out),
+        "history": state["history"],
+        "runs": [str(out / "source-only"), str(out / "adapted")],
+        "check": check,
+    }
+
+
+def decide(
+    checkpoint: Path,
+    model: torch.nn.Module,
+    images: dict[str, torch.Tensor],
+    ids: list[str],
+    size: int,
+    threshold: float,
+    device: str,
+    keep_adapted: bool = False,
+) -> dict[str, Any]:
+    """The label-free check (:mod:`medsegkit.fundus.check`) of the adapted ``model`` against the source model of
+    ``checkpoint`` on the target images it adapted on; the record names the output model (the adapted one when
+    it helped, or when ``keep_adapted``)."""
+    x = torch.stack(
+        [F.interpolate(images[c][None], size=(size, size), mode="bilinear", antialias=True)[0] for c in ids]
+    ).to(device)
+    source = evidence(load_source_model(checkpoint, device)[0], x, threshold)
+    adapted = evidence(model, x, threshold)
+    verdict, reason = helped(source, adapted)
+    return {
+        "helped": verdict,
+        "reason": reason,
+        "output": "adapted" if verdict or keep_adapted else "source",
+        "keep_adapted": keep_adapted,
+        "images": len(ids),
+        "source": source.as_dict(),
+        "adapted": adapted.as_dict(),
+    }

@@ -49,9 +49,11 @@ def adapt_target(
     refine_cfg: RefineConfig,
     job: Job,
     resume: bool = False,
+    keep_adapted: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """Adapt the source checkpoint to ``target`` (path or name under ``job.data_root``) and score both models
-    on the target's test split (``all`` without one); writes ``<run>/evaluation``.
+    on the target's test split (``all`` without one); writes ``<run>/evaluation``. The summary's ``check`` is
+    the label-free verdict that chose the output model (``model.pt``; ``keep_adapted`` overrides it).
 
     The run folder defaults to ``runs/adapt-<method>-<from>-to-<to>``. Returns it and the evaluation
     summary (empty on ranks other than 0 under ``torchrun``).
@@ -65,10 +67,12 @@ def adapt_target(
     with distributed.session(job.device, job.threads) as ctx, ExitStack() as held:
         if ctx.is_main:
             held.enter_context(run_lock(destination))  # a second adapt on this --out is refused
-        result = adapt(checkpoint, ds, destination, cfg, refine_cfg, ctx.device, resume, job.progress, ctx)
+        result = adapt(
+            checkpoint, ds, destination, cfg, refine_cfg, ctx.device, resume, job.progress, ctx, keep_adapted
+        )
     if not ctx.is_main:
         return destination, {}
     settings = EvalSettings(split=ds.split_or_all("test"))
     runs = [Path(run) for run in result["runs"]]
     _, summary, _ = evaluate_runs(runs, ds, settings, destination / "evaluation", labels=[run.name for run in runs])
-    return destination, summary
+    return destination, {**summary, "check": result["check"]}

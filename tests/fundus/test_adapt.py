@@ -66,6 +66,12 @@ def test_adapt_end_to_end(runner, domains, tmp_path, method):
     assert set(summary["runs"]) == {"source-only", "adapted"}
     assert {"disc", "cup"} <= set(summary["runs"]["adapted"]["structures"])
     assert json.loads((out / "refine" / "manifest.json").read_text())["config"]["method"] == method
+    check = json.loads((out / "check.json").read_text())  # the label-free check chose the output model
+    assert check["output"] in ("adapted", "source") and check["output"] == ("adapted" if check["helped"] else "source")
+    assert f"label-free check: {check['reason']}" in result.stdout
+    assert torch.load(out / "model.pt", weights_only=False)["output"] == check["output"]
+    predicted = runner.invoke(app, ["predict", str(out / "model.pt"), str(target), "--out", str(tmp_path / "p")])
+    assert predicted.exit_code == 0, predicted.output  # the output model predicts like any checkpoint
 
     refined_at = (out / "refine" / "manifest.json").stat().st_mtime_ns
     again = runner.invoke(app, args)
