@@ -9,6 +9,7 @@ The one place that knows both pipelines' predictors: it reads a checkpoint's tas
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,13 @@ from medsegkit.runtime.precision import resolve_precision
 
 
 def load_predictor(
-    checkpoint: Path, device: str, threshold: float | None, passes: int, precision: str = "fp32"
+    checkpoint: Path, device: str, threshold: float | None, passes: int, precision: str = "fp32", tta: bool = False
 ) -> Predictor:
     """The predictor of any medsegkit checkpoint: a ``self-train`` lesion network, or a fundus source or
     adapted model; ``threshold`` None is the task's own (lesion: the network's, fundus: adapt's 0.75);
-    ``precision`` ``fp32`` or ``bf16`` (see :func:`medsegkit.runtime.precision.resolve_precision`)."""
+    ``precision`` ``fp32`` or ``bf16`` (see :func:`medsegkit.runtime.precision.resolve_precision`); ``tta``
+    averages each image's probabilities with those of its flips (a lesion checkpoint trained with ``tta`` does
+    so anyway)."""
     from medsegkit.runtime.checkpoint import read_checkpoint
 
     payload = read_checkpoint(checkpoint)
@@ -37,15 +40,14 @@ def load_predictor(
         from medsegkit.lesion.selftrain.network import LesionPredictor, load_lesion_model
 
         model, cfg = load_lesion_model(checkpoint, payload, device)
-        return LesionPredictor(model, cfg, device, threshold, passes, precision)
+        return LesionPredictor(model, replace(cfg, tta=cfg.tta or tta), device, threshold, passes, precision)
     from medsegkit.fundus.config import AdaptConfig
     from medsegkit.fundus.predict import FundusPredictor
     from medsegkit.fundus.source import load_source_model
 
     model, source = load_source_model(checkpoint, device)
-    return FundusPredictor(
-        model, source.size, AdaptConfig.threshold if threshold is None else threshold, device, passes, precision
-    )
+    cut = AdaptConfig.threshold if threshold is None else threshold
+    return FundusPredictor(model, source.size, cut, device, passes, precision, tta)
 
 
 def predict(
@@ -58,6 +60,7 @@ def predict(
     shard: str | None = None,
     precision: str = "auto",
     fail_fast: bool = False,
+    tta: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """``medsegkit predict``: apply ``checkpoint`` at its working size to a prepared dataset or a folder of
     images; returns the output folder (default ``runs/predict-<images>``) and the manifest (empty on
@@ -76,12 +79,13 @@ def predict(
     out = job.destination(Path("runs") / f"predict-{name}")
     with distributed.session(job.device, job.threads) as ctx:
         precision = resolve_precision(precision, ctx.device)
-        predictor = load_predictor(Path(checkpoint), ctx.device, threshold, uncertainty, precision)
+        predictor = load_predictor(Path(checkpoint), ctx.device, threshold, uncertainty, precision, tta)
         settings = {
             "checkpoint": str(Path(checkpoint).resolve()),
             "threshold": predictor.threshold,
             "uncertainty": uncertainty,
             "precision": precision,
+            **({"tta": True} if tta else {}),  # runs before the option resume as they were
         }
         claim(out, settings, ("masks", "overlays", "cases"))
         progress = job.progress if (job.progress and ctx.is_main) else None

@@ -26,6 +26,8 @@ HELP = {
     "mask), or auto: bf16 where the device runs it natively, else fp32. The choice is recorded in manifest.json.",
     "shard": "Process shard i of N (0-based 'i/N'); default: RANK/WORLD_SIZE under torchrun, else all images.",
     "fail_fast": "Stop at the first image that cannot be read, instead of recording it in failed.csv and going on.",
+    "tta": "Test-time flips: average each image's probabilities with its mirror image's (fundus) or its two flips' "
+    "(lesion); twice or three times the network's time.",
 }
 
 
@@ -40,6 +42,7 @@ def predict(
     shard: Annotated[str | None, common.opt(HELP["shard"])] = None,
     precision: Annotated[str, typer.Option(help=HELP["precision"])] = "auto",
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help=HELP["fail_fast"])] = False,
+    tta: Annotated[bool, typer.Option("--tta", help=HELP["tta"])] = False,
     device: common.DeviceOpt = "auto",
     threads: common.ThreadsOpt = None,
     data_root: common.DataRootOpt = None,
@@ -54,7 +57,7 @@ def predict(
 
     job = Job(out, resolve_root(data_root), device, common.progress("predict"), threads)
     destination, manifest = run(
-        checkpoint, images, job, threshold, uncertainty, batch_size, shard, precision, fail_fast
+        checkpoint, images, job, threshold, uncertainty, batch_size, shard, precision, fail_fast, tta
     )
     if manifest:
         done, total = manifest["finished"], manifest["input"]["images"]

@@ -25,15 +25,24 @@ FIELDS = ("case", "height", "width", "disc_area", "cup_area", "vcdr", "uncertain
 
 class FundusPredictor:
     """Disc and cup of a two-output (cup, disc) sigmoid model at ``size``, cut at ``threshold``;
-    ``passes`` > 0 adds the MC-dropout uncertainty; ``precision`` ``fp32`` or ``bf16``."""
+    ``passes`` > 0 adds the MC-dropout uncertainty; ``precision`` ``fp32`` or ``bf16``; ``tta`` averages each
+    image's probabilities with its mirror image's."""
 
     task = "fundus"
     fields = FIELDS
 
     def __init__(
-        self, model: torch.nn.Module, size: int, threshold: float, device: str, passes: int = 0, precision: str = "fp32"
+        self,
+        model: torch.nn.Module,
+        size: int,
+        threshold: float,
+        device: str,
+        passes: int = 0,
+        precision: str = "fp32",
+        tta: bool = False,
     ) -> None:
         self.size, self.threshold, self.device, self.passes, self.precision = size, threshold, device, passes, precision
+        self.tta = tta
         self.model = inference_copy(model, size, device)
 
     @torch.no_grad()
@@ -43,7 +52,10 @@ class FundusPredictor:
         sizes = sizes or [image.shape[:2] for image in images]
         x = batch_tensor([resize_square(image, self.size) for image in images]).to(self.device)
         with autocast(self.precision, self.device):
-            prob = torch.sigmoid(self.model(x)).float().cpu().numpy()
+            prob = torch.sigmoid(self.model(x))
+            if self.tta:  # a left eye mirrored is a right eye
+                prob = (prob + torch.sigmoid(self.model(x.flip(-1))).flip(-1)) / 2
+            prob = prob.float().cpu().numpy()
             std = mc_dropout(self.model, x, self.passes)[1].float().cpu().numpy() if self.passes else None
         results = []
         for i in range(len(images)):

@@ -95,3 +95,18 @@ def test_predict_errors(runner, shift_domains, tmp_path):
         app, ["predict", str(checkpoint), str(target), "--threshold", "1.5", "--out", str(tmp_path / "t")]
     )
     assert result.exit_code == 2 and "--threshold must be between 0 and 1" in result.stderr
+
+
+def test_flip_averaging_makes_the_prediction_mirror_symmetric(runner, shift_domains, tmp_path):
+    """With --tta a mirrored image gets the mirrored masks of the image: left and right eyes alike."""
+    checkpoint, target = shift_domains
+    image = read_rgb(next((target / "images").glob("*.png")))
+    save(tmp_path / "in" / "a.png", image)
+    save(tmp_path / "in" / "b.png", image[:, ::-1])
+    for flag, name in (["--tta"], "tta"), ([], "plain"):
+        args = ["predict", str(checkpoint), str(tmp_path / "in"), "--out", str(tmp_path / name), "--precision", "fp32"]
+        assert runner.invoke(app, [*args, *flag]).exit_code == 0
+    a, b = (read_labels(tmp_path / "tta" / "masks" / f"{c}.png") for c in "ab")
+    assert (a[:, ::-1] == b).mean() > 0.999  # the same up to the float sums of a mirrored convolution
+    assert json.loads((tmp_path / "tta" / "settings.json").read_text())["tta"] is True
+    assert "tta" not in json.loads((tmp_path / "plain" / "settings.json").read_text())
