@@ -5,11 +5,12 @@ skin in brightness, and the colour refinement's skin model (fitted to everything
 the rim as skin. Here the skin is sampled where lesions rarely reach, the field of view's border band (outside the
 seed mask), and compared in chroma only: CIELAB's a* and b* (Pillow's ``ImageCms``), which moderately uneven
 light moves much less than pigment does (light falling off by a tenth towards the corners: the grown masks keep
-Dice 0.97 and 0.89 on a synthetic faint lesion; by a quarter the looser cut leaks into the skin). A trimmed Gaussian fit of the band's chroma
-(:func:`~medsegkit.lesion.blind.colour_refine.atypical_of_skin`: robust to a lesion or hairs in part of the band)
-marks what skin at chi-square ``quantile`` would not be; the seed joined with the marked regions that touch it is
-cleaned as every candidate is. A lesion filling the frame fills much of the band too; the trimmed fit keeps the
-majority, so the seed grows over it while the band holds more skin than lesion.
+Dice 0.97 and 0.89 on a synthetic faint lesion; by a quarter the looser cut leaks into the skin). A trimmed
+Gaussian fit of the band's chroma (:func:`~medsegkit.lesion.blind.colour_refine.atypical_of_skin`: robust to a
+lesion or hairs in part of the band) marks what skin at chi-square ``quantile`` would not be; the seed joined
+with the marked regions that touch it is cleaned as every candidate is. A lesion filling the frame fills much of
+the band too; the trimmed fit keeps the majority, so the seed grows over it while the band holds more skin than
+lesion.
 """
 
 from __future__ import annotations
