@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -110,14 +110,7 @@ class ReviewRun:
             raise UsageError(
                 f"case {case.name!r} has {max(1, len(case.candidates))} candidate(s), not {decision.candidate}"
             )
-        stamped = Decision(
-            decision.case,
-            decision.action,
-            decision.candidate,
-            decision.point,
-            decision.reviewer or self.reviewer,
-            decision.time or now(),
-        )
+        stamped = replace(decision, reviewer=decision.reviewer or self.reviewer, time=decision.time or now())
         with self._lock:
             append(self.log, stamped)
             self._record(stamped)

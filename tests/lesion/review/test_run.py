@@ -65,12 +65,17 @@ def test_exclude_keeps_the_blind_mask_and_undo_restores_the_case(run):
     assert review.undo_latest() is None
 
 
-def test_a_click_builds_a_mask_containing_the_click(run):
+def test_a_click_builds_a_mask_containing_the_click_and_a_shift_click_grows_it(run):
     review = ReviewRun(run)
     name = review.order[0]
     review.decide(Decision(name, "click", point=(0.5, 0.5)))
     got = mask(run, name)
     assert got[got.shape[0] // 2, got.shape[1] // 2] == 1 and record(run, name)["review"]["choice"] == "click"
+    state = review.decide(Decision(name, "click", point=(0.5, 0.5), grow=True))
+    assert state.grow and record(run, name)["review"]["grow"] is True
+    grown = mask(run, name)
+    assert np.array_equal(grown, resize_nearest(review.mask_of(name, state).astype(np.uint8), grown.shape))
+    assert '"grow": true' in (run / "review" / "decisions.jsonl").read_text().splitlines()[-1]
 
 
 def test_a_logged_decision_not_yet_applied_is_applied_when_the_run_is_opened_again(run):
