@@ -72,7 +72,8 @@ def main() -> None:
                 encoder_weights=args.encoder_weights,
                 seed=seed,
             )
-            pretrain(str(args.source), cfg, Job(checkpoint.parent, device=args.device), resume=True)
+            again = (checkpoint.parent / "last.pt").is_file()  # an interrupted source training goes on
+            pretrain(str(args.source), cfg, Job(checkpoint.parent, device=args.device), resume=again)
         stages.setdefault("pretrain-source", []).append(time.perf_counter() - t)
         for target in targets:
             for method in methods:
@@ -80,7 +81,8 @@ def main() -> None:
                 cfg = AdaptConfig(method=method, loss=args.loss, epochs=args.epochs, seed=seed)
                 refine_cfg = RefineConfig(method=method, passes=args.passes, seed=seed)
                 job = Job(args.out / f"seed{seed}" / target.name / method, device=args.device)
-                _, summary = adapt_target(checkpoint, str(args.source), str(target), cfg, refine_cfg, job, resume=True)
+                again = (job.out / "last.pt").is_file() or (job.out / "refine" / "manifest.json").is_file()
+                _, summary = adapt_target(checkpoint, str(args.source), str(target), cfg, refine_cfg, job, resume=again)
                 stages.setdefault(method, []).append(time.perf_counter() - t)
                 check = summary["check"]
                 source, adapted = dice(summary, "source-only"), dice(summary, "adapted")
