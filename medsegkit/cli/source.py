@@ -14,7 +14,7 @@ from medsegkit.fundus.config import SourceConfig
 D = SourceConfig()
 HELP = {
     "domain": "Labelled source fundus dataset: a prepared dataset folder or a name under the data root "
-    "(drishti-gs, ...).",
+    "(drishti-gs, ...). Repeat it to train on several labelled domains pooled (--domain drishti-gs --domain origa).",
     "epochs": f"Training epochs ({D.epochs}).",
     "size": f"Training and validation resolution, a multiple of 16 ({D.size}).",
     "encoder": f"Encoder of the DeepLabv3+: a segmentation-models-pytorch name ({D.encoder}) or efficientnet-lite0, "
@@ -32,7 +32,7 @@ HELP = {
 
 @common.handle_errors
 def pretrain_source(
-    domain: Annotated[str, typer.Option(help=HELP["domain"])],
+    domain: Annotated[list[str], typer.Option(help=HELP["domain"])],
     epochs: Annotated[int | None, common.opt(HELP["epochs"])] = None,
     size: Annotated[int | None, common.opt(HELP["size"])] = None,
     encoder: Annotated[str | None, common.opt(HELP["encoder"])] = None,

@@ -8,7 +8,7 @@ writes ``last.pt``; the best validation Dice writes ``best.pt``; both carry the 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -97,8 +97,41 @@ def validate(model: torch.nn.Module, ds: Dataset, ids: list[str], size: int, dev
     return {k: float(np.mean(v)) if v else float("nan") for k, v in scores.items()}
 
 
+def _pooled(datasets: Sequence[Dataset], split: str) -> dict[str, tuple[Dataset, str]]:
+    """The labelled cases of ``split`` (``train``: the train split, else all; ``test``: the test split, if any)
+    of every dataset, keyed by case id, or by ``<dataset>/<case>`` when there are several datasets."""
+    pooled = {}
+    for ds in datasets:
+        ids = (
+            ds.case_ids(ds.split_or_all("train"))
+            if split == "train"
+            else ds.case_ids("test")
+            if "test" in ds.splits
+            else []
+        )
+        for c in ids:
+            if ds.mask_path(c):
+                pooled[c if len(datasets) == 1 else f"{ds.name}/{c}"] = (ds, c)
+    return pooled
+
+
+def _validate_pooled(
+    model: torch.nn.Module, datasets: list[Dataset], val: dict[str, tuple[Dataset, str]], size: int, device: str
+) -> dict[str, float]:
+    """:func:`validate` over every domain's test cases together (NaN for both without any)."""
+    if not val:
+        return {"disc": float("nan"), "cup": float("nan")}
+    found = [
+        (validate(model, one, ids, size, device), len(ids))
+        for one in datasets
+        if (ids := [c for d, c in val.values() if d is one])
+    ]
+    total = sum(n for _, n in found)
+    return {s: sum(v[s] * n for v, n in found) / total for s in ("disc", "cup")}
+
+
 def train_source(
-    ds: Dataset,
+    ds: Dataset | Sequence[Dataset],
     out: Path,
     cfg: SourceConfig,
     device: str = "cpu",
@@ -106,18 +139,23 @@ def train_source(
     progress: Progress | None = None,
     ctx: Context | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume training) on ``ds``'s train split; returns the training history.
+    """Train (or resume training) on the train split of ``ds``, one labelled domain or several pooled (each
+    epoch draws from all their images); returns the training history. Validation scores every domain's test
+    split together.
 
     Under ``torchrun`` (``ctx`` from :func:`medsegkit.runtime.distributed.init`) every process trains a
     DistributedDataParallel replica on its share of each epoch; rank 0 alone validates and writes.
     """
     ctx = ctx or Context(device=device)
-    if ds.task.name != "fundus":
-        raise UsageError(f"pretrain-source needs a fundus dataset, {ds.name!r} is a {ds.task.name} dataset")
-    train_ids = [c for c in ds.case_ids(ds.split_or_all("train")) if ds.mask_path(c)]
-    val_ids = [c for c in ds.case_ids("test") if ds.mask_path(c)] if "test" in ds.splits else []
+    datasets = [ds] if isinstance(ds, Dataset) else list(ds)
+    for one in datasets:
+        if one.task.name != "fundus":
+            raise UsageError(f"pretrain-source needs a fundus dataset, {one.name!r} is a {one.task.name} dataset")
+    train, held_out = _pooled(datasets, "train"), _pooled(datasets, "test")
+    train_ids = list(train)
     if len(train_ids) < 2:
-        raise DataError(f"{ds.root}: pretrain-source needs at least 2 labelled training images, found {len(train_ids)}")
+        where = ", ".join(str(one.root) for one in datasets)
+        raise DataError(f"{where}: pretrain-source needs at least 2 labelled training images, found {len(train_ids)}")
     torch.manual_seed(cfg.seed)
     # channels-last: oneDNN's depthwise convolutions (most of MobileNetV2 and EfficientNet) train much faster in it
     model = build_model(cfg).to(ctx.device, memory_format=torch.channels_last)
@@ -128,8 +166,8 @@ def train_source(
     net = wrap(model, ctx)
     last = out / "last.pt"
 
-    images = {c: to_tensor(ds.image(c)) for c in train_ids}
-    labels = {c: torch.from_numpy(ds.mask(c).astype(np.int64)) for c in train_ids}
+    images = {key: to_tensor(one.image(c)) for key, (one, c) in train.items()}
+    labels = {key: torch.from_numpy(one.mask(c).astype(np.int64)) for key, (one, c) in train.items()}
 
     def batch_loss(batch: list[str], epoch: int) -> torch.Tensor:
         pairs = [augment(images[c], labels[c], cfg.size, sample_seed(cfg.seed, epoch, c), cfg.augment) for c in batch]
@@ -143,12 +181,8 @@ def train_source(
         loss = train_epoch(net, optimiser, train_ids, batch_loss, ctx, cfg.seed, epoch, cfg.batch_size)
         state["epoch"] = epoch
         if ctx.is_main:
-            val = (
-                validate(model, ds, val_ids, cfg.size, ctx.device)
-                if val_ids
-                else {"disc": float("nan"), "cup": float("nan")}
-            )
-            score = float(np.nanmean([val["disc"], val["cup"]])) if val_ids else -loss
+            val = _validate_pooled(model, datasets, held_out, cfg.size, ctx.device)
+            score = float(np.nanmean([val["disc"], val["cup"]])) if held_out else -loss
             record = {
                 "epoch": epoch,
                 "loss": loss,
@@ -161,7 +195,7 @@ def train_source(
                 "model": model.state_dict(),
                 "config": config_module.to_dict(cfg),
                 "medsegkit_version": __version__,
-                "dataset": ds.name,
+                "dataset": "+".join(one.name for one in datasets),
                 "world_size": ctx.world_size,
                 "device": ctx.device,
             }
@@ -174,17 +208,23 @@ def train_source(
     return {"history": state["history"], "best": state["best"], "out": str(out)}
 
 
-def pretrain(domain: str, cfg: SourceConfig, job: Job, resume: bool = False) -> tuple[Path, dict[str, Any]]:
-    """``medsegkit pretrain-source``: train on the labelled dataset ``domain`` (path or name under ``job.data_root``).
+def pretrain(
+    domain: str | Sequence[str], cfg: SourceConfig, job: Job, resume: bool = False
+) -> tuple[Path, dict[str, Any]]:
+    """``medsegkit pretrain-source``: train on the labelled dataset ``domain`` (path or name under
+    ``job.data_root``), or on several pooled.
 
-    The run folder defaults to ``runs/source-<dataset>``. Returns it and the training record (empty on
-    ranks other than 0 under ``torchrun``).
+    The run folder defaults to ``runs/source-<dataset>`` (``source-<a>+<b>`` for several). Returns it and the
+    training record (empty on ranks other than 0 under ``torchrun``).
     """
-    ds = Dataset.open(resolve_dataset(domain, job.data_root))
-    destination = job.destination(Path("runs") / f"source-{ds.name}")
+    domains = [domain] if isinstance(domain, str) else list(domain)
+    ds = [Dataset.open(resolve_dataset(d, job.data_root)) for d in domains]
+    if len({one.root for one in ds}) < len(ds):
+        raise UsageError(f"--domain names one dataset twice: {', '.join(domains)}")
+    destination = job.destination(Path("runs") / f"source-{'+'.join(one.name for one in ds)}")
     check_resume(destination, resume)
     with distributed.session(job.device, job.threads) as ctx, ExitStack() as held:
         if ctx.is_main:
             held.enter_context(run_lock(destination))  # a second pretrain-source on this --out is refused
-        result = train_source(ds, destination, cfg, ctx.device, resume, job.progress, ctx)
+        result = train_source(ds[0] if len(ds) == 1 else ds, destination, cfg, ctx.device, resume, job.progress, ctx)
     return destination, result if ctx.is_main else {}

@@ -120,3 +120,17 @@ def test_bad_configs(runner, tmp_path):
         train_source(Dataset.open(lesion), tmp_path / "r", SourceConfig(size=32, batch_size=2))
     bad = runner.invoke(app, ["pretrain-source", "--domain", str(lesion), "--size", "50"])
     assert bad.exit_code == 2 and "multiple of 16" in bad.stderr
+
+
+def test_several_labelled_domains_train_one_source_model(runner, fundus, tmp_path):
+    second, _ = prepare(
+        "synthetic-fundus", None, tmp_path / "fundus-b", tmp_path, {"count": 4, "size": 48, "style": "b"}
+    )
+    out = tmp_path / "both"
+    args = ["pretrain-source", "--domain", str(fundus), "--domain", str(second), *ARGS, "--epochs", "1"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    payload = torch.load(out / "last.pt", weights_only=False)
+    assert payload["dataset"] == f"{Dataset.open(fundus).name}+{Dataset.open(second).name}"
+    twice = runner.invoke(app, ["pretrain-source", "--domain", str(fundus), "--domain", str(fundus), *ARGS])
+    assert twice.exit_code == 2 and "names one dataset twice" in twice.stderr
