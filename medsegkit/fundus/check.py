@@ -1,41 +1,48 @@
 """Did adaptation help? A check without labels, on the target's own images, that keeps the source model otherwise.
 
-Two pieces of evidence per model, both about what any good disc and cup model does on any image:
+Two pieces of evidence per model and image, both about what any good disc and cup model does on any image:
 
-- **anatomy**: the share of images whose prediction is a plausible optic nerve head: a disc and a cup, each in one
-  piece (its largest part holding ``ONE_PIECE`` of it, specks aside), the cup inside the disc (``ONE_PIECE`` of its
-  pixels) and smaller than it;
-- **consistency**: per structure, the mean Dice between the prediction of an image and that of its mirror image
+- **anatomy**: is the prediction a plausible optic nerve head: a disc and a cup, each in one piece (its largest
+  part holding ``ONE_PIECE`` of it, specks aside), the cup inside the disc (``ONE_PIECE`` of its pixels) and
+  smaller than it;
+- **consistency**: per structure, the Dice between the prediction of the image and that of its mirror image
   mirrored back. A left eye mirrored is a right eye: a model that has learnt the target's discs and cups draws
   them the same; one that follows its noisy pseudo-labels or the camera's quirks does not.
 
-The adapted model is kept only when it is at least as good as the source model on every piece: anatomy, and the
-consistency of the disc and of the cup. Each comparison is a sign, no tuned margin: the check asks for no
-evidence of harm, and where the two models tie it keeps the adapted one.
+The adapted model is kept unless the target's images give significant evidence (one-sided, level ``ALPHA``) that
+it is worse than the source model on a piece: a paired t-test of the per-image consistency of the disc and of the
+cup, and an exact sign test (McNemar's) of the images plausible for one model and not the other. The
+comparison is paired image by image and asks for significance rather than a tuned margin: a difference the
+images' own spread explains is no evidence of harm.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import ndimage
+from scipy import ndimage, stats
 
 ONE_PIECE = 0.95  # a structure's largest part holds this share of it: specks of a few pixels aside
+ALPHA = 0.05  # the conventional significance level of the tests
 STRUCTURES = ("cup", "disc")  # the model's output channels
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the check measured of one model: ``anatomy`` (share of plausible images) and ``consistency`` per
-    structure (mean mirror Dice)."""
+    """What the check measured of one model, per image: ``plausible`` anatomy and mirror ``consistency`` (Dice)
+    per structure."""
 
-    anatomy: float
-    consistency: dict[str, float]
+    plausible: np.ndarray
+    consistency: dict[str, np.ndarray]
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The means, for the record."""
+        return {
+            "anatomy": float(self.plausible.mean()),
+            "consistency": {s: float(v.mean()) for s, v in self.consistency.items()},
+        }
 
 
 def plausible(prob: np.ndarray, threshold: float) -> bool:
@@ -50,7 +57,7 @@ def plausible(prob: np.ndarray, threshold: float) -> bool:
     if not cup.any() or not disc.any() or cup.sum() >= disc.sum():
         return False
     for structure in (cup, disc):
-        labels, count = ndimage.label(structure)
+        labels, _ = ndimage.label(structure)
         if np.bincount(labels.ravel())[1:].max() < ONE_PIECE * structure.sum():
             return False
     return bool((cup & disc).sum() >= ONE_PIECE * cup.sum())
@@ -71,28 +78,53 @@ def evidence(model: torch.nn.Module, x: torch.Tensor, threshold: float, batch: i
         plain.append(torch.sigmoid(model(part)).float().cpu().numpy())
         mirrored.append(torch.sigmoid(model(part.flip(-1))).flip(-1).float().cpu().numpy())
     prob, back = np.concatenate(plain), np.concatenate(mirrored)
-    anatomy = float(np.mean([plausible(p, threshold) for p in prob]))
-    consistency = {
-        name: float(np.mean([_dice(p[c] > threshold, q[c] > threshold) for p, q in zip(prob, back, strict=True)]))
-        for c, name in enumerate(STRUCTURES)
-    }
-    return Evidence(anatomy, consistency)
+    return Evidence(
+        np.array([plausible(p, threshold) for p in prob]),
+        {
+            name: np.array([_dice(p[c] > threshold, q[c] > threshold) for p, q in zip(prob, back, strict=True)])
+            for c, name in enumerate(STRUCTURES)
+        },
+    )
+
+
+def worse(source: np.ndarray, adapted: np.ndarray) -> float:
+    """One-sided p-value that ``adapted`` is below ``source``, paired per image (t-test); 1 when they never
+    differ.
+
+    Example:
+        >>> worse(np.array([0.9, 0.8, 0.9, 0.85]), np.array([0.7, 0.6, 0.75, 0.65])) < 0.05
+        True
+    """
+    difference = adapted - source
+    if not np.any(difference):
+        return 1.0
+    if np.ptp(difference) == 0:  # every image the same difference: no spread to test against
+        return 0.0 if difference[0] < 0 else 1.0
+    return float(stats.ttest_rel(adapted, source, alternative="less").pvalue)
+
+
+def fewer_plausible(source: np.ndarray, adapted: np.ndarray) -> float:
+    """One-sided p-value that fewer images are plausible after adaptation: an exact sign test of the images
+    plausible for one model only (McNemar's test)."""
+    lost, gained = int((source & ~adapted).sum()), int((adapted & ~source).sum())
+    if lost + gained == 0:
+        return 1.0
+    return float(stats.binomtest(lost, lost + gained, 0.5, alternative="greater").pvalue)
 
 
 def helped(source: Evidence, adapted: Evidence) -> tuple[bool, str]:
-    """The verdict: did adaptation help, and why not when it did not.
-
-    Example:
-        >>> s, a = Evidence(0.9, {"cup": 0.8, "disc": 0.95}), Evidence(0.9, {"cup": 0.85, "disc": 0.94})
-        >>> helped(s, a)
-        (False, 'the adapted disc is less consistent under mirroring (0.940 < 0.950)')
-    """
-    if adapted.anatomy < source.anatomy:
-        return False, f"fewer adapted predictions are plausible anatomy ({adapted.anatomy:.3f} < {source.anatomy:.3f})"
+    """The verdict: no significant evidence that adaptation made anything worse, and why not when there is."""
+    p = fewer_plausible(source.plausible, adapted.plausible)
+    if p < ALPHA:
+        return False, (
+            f"fewer adapted predictions are plausible anatomy ({adapted.plausible.mean():.3f} against "
+            f"{source.plausible.mean():.3f}, p = {p:.3f})"
+        )
     for name in STRUCTURES:
-        if adapted.consistency[name] < source.consistency[name]:
+        p = worse(source.consistency[name], adapted.consistency[name])
+        if p < ALPHA:
             return False, (
-                f"the adapted {name} is less consistent under mirroring "
-                f"({adapted.consistency[name]:.3f} < {source.consistency[name]:.3f})"
+                f"the adapted {name} is less consistent under mirroring ({adapted.consistency[name].mean():.3f} "
+                f"against {source.consistency[name].mean():.3f}, p = {p:.3f})"
             )
-    return True, "the adapted model is at least as plausible and as consistent as the source model"
+    return True, "no significant sign that the adapted model is less plausible or less consistent than the source"

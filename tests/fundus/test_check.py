@@ -51,13 +51,32 @@ class Fixed(nn.Module):
 def test_a_model_that_mirrors_its_images_consistently_is_preferred():
     x = torch.rand(3, 3, 32, 32)
     steady, lopsided = evidence(Fixed(), x, 0.5), evidence(Fixed(lopsided=True), x, 0.5)
-    assert steady.anatomy == 1.0 and steady.consistency == {"cup": 1.0, "disc": 1.0}
-    assert lopsided.consistency["disc"] < 1.0
+    assert steady.as_dict() == {"anatomy": 1.0, "consistency": {"cup": 1.0, "disc": 1.0}}
+    assert lopsided.as_dict()["consistency"]["disc"] < 1.0
     assert helped(steady, steady)[0]  # a tie keeps the adapted model
     verdict, reason = helped(steady, lopsided)
     assert not verdict and "less consistent under mirroring" in reason
 
 
-def test_less_plausible_anatomy_is_refused():
-    verdict, reason = helped(Evidence(0.9, {"cup": 0.8, "disc": 0.9}), Evidence(0.8, {"cup": 0.9, "disc": 0.95}))
+def evidence_of(plausible, cup, disc):
+    return Evidence(np.array(plausible), {"cup": np.array(cup), "disc": np.array(disc)})
+
+
+def test_only_a_significant_loss_refuses_the_adapted_model():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.85, 0.95, 30)
+    source = evidence_of([True] * 30, base, base)
+    noisy = evidence_of([True] * 30, base + rng.normal(0, 0.01, 30), base)  # a little worse, a little better
+    assert helped(source, noisy)[0]
+    lower = evidence_of([True] * 30, base - 0.03 + rng.normal(0, 0.01, 30), base)
+    verdict, reason = helped(source, lower)
+    assert not verdict and "the adapted cup" in reason and "p = " in reason
+
+
+def test_fewer_plausible_images_is_refused_when_it_is_more_than_chance():
+    source = evidence_of([True] * 30, [0.9] * 30, [0.9] * 30)
+    one_lost = evidence_of([False] + [True] * 29, [0.9] * 30, [0.9] * 30)
+    assert helped(source, one_lost)[0]  # one image of 30: chance
+    many_lost = evidence_of([False] * 8 + [True] * 22, [0.9] * 30, [0.9] * 30)
+    verdict, reason = helped(source, many_lost)
     assert not verdict and "plausible anatomy" in reason
