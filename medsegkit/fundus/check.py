@@ -10,10 +10,11 @@ Two pieces of evidence per model and image, both about what any good disc and cu
   them the same; one that follows its noisy pseudo-labels or the camera's quirks does not.
 
 The adapted model is kept unless the target's images give significant evidence (one-sided, level ``ALPHA``) that
-it is worse than the source model on a piece: a paired t-test of the per-image consistency of the disc and of the
-cup, and an exact sign test (McNemar's) of the images plausible for one model and not the other. The
-comparison is paired image by image and asks for significance rather than a tuned margin: a difference the
-images' own spread explains is no evidence of harm.
+it is worse than the source model on a piece: a paired t-test of the per-image consistency (the mean over disc and
+cup, as a model is judged on both), and an exact sign test (McNemar's) of the images plausible for one model and
+not the other. The comparison is paired image by image and asks for significance rather than a tuned margin: a
+difference the images' own spread explains is no evidence of harm. Testing each structure on its own refused
+adapted models whose disc was 0.002-0.007 less consistent while their cup gained 0.015-0.03 (docs/adaptation.md).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class Evidence:
 
     plausible: np.ndarray
     consistency: dict[str, np.ndarray]
+
+    @property
+    def overall(self) -> np.ndarray:
+        """Per image, the mean consistency over the structures."""
+        return np.mean([self.consistency[s] for s in STRUCTURES], axis=0)
 
     def as_dict(self) -> dict:
         """The means, for the record."""
@@ -120,11 +126,11 @@ def helped(source: Evidence, adapted: Evidence) -> tuple[bool, str]:
             f"fewer adapted predictions are plausible anatomy ({adapted.plausible.mean():.3f} against "
             f"{source.plausible.mean():.3f}, p = {p:.3f})"
         )
-    for name in STRUCTURES:
-        p = worse(source.consistency[name], adapted.consistency[name])
-        if p < ALPHA:
-            return False, (
-                f"the adapted {name} is less consistent under mirroring ({adapted.consistency[name].mean():.3f} "
-                f"against {source.consistency[name].mean():.3f}, p = {p:.3f})"
-            )
+    p = worse(source.overall, adapted.overall)
+    if p < ALPHA:
+        change = ", ".join(
+            f"{name} {source.consistency[name].mean():.3f} -> {adapted.consistency[name].mean():.3f}"
+            for name in STRUCTURES
+        )
+        return False, f"the adapted model is less consistent under mirroring ({change}, p = {p:.3f})"
     return True, "no significant sign that the adapted model is less plausible or less consistent than the source"
