@@ -2,7 +2,8 @@
 
     python bench/cpr.py --from SOURCE_DATASET --to TARGET_DATASET[,TARGET ...] [--seeds 0,1,2] [--size 256]
                         [--source-epochs 30] [--epochs 10] [--passes 10] [--methods dpl,cpr,cpr-cbam]
-                        [--encoder efficientnet-lite0] [--encoder-weights imagenet] [--loss L] [--out DIR]
+                        [--encoder efficientnet-lite0] [--encoder-weights imagenet] [--loss L] [--ema M]
+                        [--out DIR]
 
 Every dataset is a prepared fundus dataset (path). Per seed the source model is trained once with the library
 function behind ``pretrain-source`` (or ``<out>/seed<N>/source/best.pt`` is reused), then for every target and
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("--encoder", default=SourceConfig.encoder, help="e.g. efficientnet-lite0")
     parser.add_argument("--encoder-weights", default=None, help="none, imagenet or a state-dict file")
     parser.add_argument("--loss", default=None, help="adaptation loss from the registry (default: the method's)")
+    parser.add_argument("--ema", type=float, default=0.0, help="mean-teacher momentum of adapt (0: none)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     targets = [Path(t) for t in args.targets.split(",")]
@@ -78,7 +80,7 @@ def main() -> None:
         for target in targets:
             for method in methods:
                 t = time.perf_counter()
-                cfg = AdaptConfig(method=method, loss=args.loss, epochs=args.epochs, seed=seed)
+                cfg = AdaptConfig(method=method, loss=args.loss, epochs=args.epochs, seed=seed, ema=args.ema)
                 refine_cfg = RefineConfig(method=method, passes=args.passes, seed=seed)
                 job = Job(args.out / f"seed{seed}" / target.name / method, device=args.device)
                 again = (job.out / "last.pt").is_file() or (job.out / "refine" / "manifest.json").is_file()

@@ -32,6 +32,9 @@ HELP = {
     "lr": f"Adam learning rate ({A.lr}).",
     "threshold": "Probability threshold of the test-split predictions, source-only and adapted alike "
     f"({A.threshold}, as DPL's and CPR's evaluation).",
+    "ema": "Mean-teacher momentum: above 0, an exponential moving average of the model relabels every batch on "
+    "the pixels the method's denoising kept and is the adapted model (CBMT's idea); 0 trains on the fixed "
+    f"refined pseudo-labels ({A.ema}).",
     "config": "TOML with adapt options as flat keys and refine options in a [refine] table; flags override it.",
     "set": "A refine option as key=value (see docs/adaptation.md); repeatable.",
     "keep_adapted": "Output the adapted model even when the label-free check finds it worse than the source model "
@@ -91,6 +94,7 @@ def adapt(
     batch_size: Annotated[int | None, common.opt(HELP["batch_size"])] = None,
     lr: Annotated[float | None, common.opt(HELP["lr"])] = None,
     threshold: Annotated[float | None, common.opt(HELP["threshold"])] = None,
+    ema: Annotated[float | None, common.opt(HELP["ema"])] = None,
     passes: PassesOpt = None,
     config: Annotated[Path | None, common.opt(HELP["config"], "--config")] = None,
     set_: Annotated[list[str] | None, common.opt(HELP["set"], "--set")] = None,
@@ -110,7 +114,7 @@ def adapt(
     from medsegkit.fundus.pipeline import adapt_target
     from medsegkit.runtime.job import Job
 
-    flags = {"method": method, "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr}
+    flags = {"method": method, "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr, "ema": ema}
     cfg = config_module.load(AdaptConfig, config, {**flags, "threshold": threshold, "seed": seed}, "adapt")
     # refinement follows the adaptation's method; --set and --passes override the [refine] table
     refine_flags = config_module.overrides(set_, {"method": cfg.method, "passes": passes, "seed": seed})

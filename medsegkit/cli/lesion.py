@@ -58,6 +58,9 @@ HELP = {
     "fail_fast": "Stop at the first image that cannot be read, instead of recording it in failed.csv and going on.",
     "hair": "remove: find hairs (thin, long, darker than around them) and inpaint them before clustering (OpenCV, "
     f"the hair extra); keep: leave the image as it is ({RUN.hair}).",
+    "encoder_candidates": "Also offer candidates from per-image clusters of ImageNet EfficientNet-Lite0 features "
+    "(texture, not only colour: faint and frame-filling lesions), for review; the blind mask is chosen as without "
+    "(the pretrained extra; docs/cluster.md).",
 }
 
 
@@ -82,6 +85,9 @@ def cluster(
     batch: Annotated[int, opt(HELP["batch"])] = RUN.batch,
     fail_fast: Annotated[bool, opt(HELP["fail_fast"], "--fail-fast")] = False,
     hair: Annotated[str, opt(HELP["hair"])] = RUN.hair,
+    encoder_candidates: Annotated[
+        bool, opt(HELP["encoder_candidates"], "--encoder-candidates/--no-encoder-candidates")
+    ] = RUN.encoder_candidates,
     threads: ThreadsOpt = None,
     data_root: DataRootOpt = None,
 ) -> None:
@@ -96,7 +102,10 @@ def cluster(
     from medsegkit.runtime.job import Job
 
     flags = {"max_iter": max_iter, "lr": lr, "attention": attention, "num_clusters": num_clusters}
-    values = {"size": size, "seed": seed, "refine_mask": refine_mask, "combine": combine, "batch": batch, "hair": hair}
+    values = {
+        **{"size": size, "seed": seed, "refine_mask": refine_mask, "combine": combine, "batch": batch, "hair": hair},
+        "encoder_candidates": encoder_candidates,
+    }
     run_cfg = config_module.build(ClusterRunConfig, values, "cluster")
     bar = progress(f"cluster {method}")
     overrides = config_module.overrides(set_, flags)

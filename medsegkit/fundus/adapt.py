@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from medsegkit import __version__
 from medsegkit import config as config_module
@@ -101,7 +102,11 @@ def adapt(
 
     model = model.to(memory_format=torch.channels_last)  # trains much faster on CPU, as in pretrain-source
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    state = resume_run(out, cfg, model, optimiser, resume, {"epoch": 0, "history": []}, write=ctx.is_main)
+    teacher = mean_teacher(model, cfg.ema)
+    initial: dict[str, Any] = {"epoch": 0, "history": [], **({"teacher": None} if teacher else {})}
+    state = resume_run(out, cfg, model, optimiser, resume, initial, write=ctx.is_main)
+    if teacher is not None and state["teacher"] is not None:
+        teacher.load_state_dict(state["teacher"])
     barrier(ctx)
     torch.manual_seed(cfg.seed + ctx.rank)  # dropout masks differ between processes
     net = wrap(model, ctx)
@@ -111,7 +116,7 @@ def adapt(
         pairs = [augment(images[c], codes[c], size, sample_seed(cfg.seed, epoch, c)) for c in batch]
         x = torch.stack([p[0] for p in pairs]).to(device).contiguous(memory_format=torch.channels_last)
         code = torch.stack([p[1] for p in pairs])
-        y = targets(code // 4).to(device)
+        y = targets(code // 4).to(device) if teacher is None else teacher_labels(teacher, x, refine_cfg.threshold)
         kept = code % 4
         w = torch.stack([kept & 1, (kept >> 1) & 1], dim=1).float().to(device)
         return criterion(net(x), y, w) * global_share(w.sum(), ctx)
@@ -119,8 +124,11 @@ def adapt(
     epochs = range(state["epoch"] + 1, cfg.epochs + 1)
     for epoch in progress(epochs, f"adapt {cfg.method}") if progress and ctx.is_main else epochs:
         start = time.perf_counter()
-        loss = train_epoch(net, optimiser, train_ids, batch_loss, ctx, cfg.seed, epoch, cfg.batch_size)
+        update = None if teacher is None else (lambda: teacher.update_parameters(model))
+        loss = train_epoch(net, optimiser, train_ids, batch_loss, ctx, cfg.seed, epoch, cfg.batch_size, update)
         state["epoch"] = epoch
+        if teacher is not None:
+            state["teacher"] = teacher.state_dict()
         state["history"].append({"epoch": epoch, "loss": loss, "seconds": round(time.perf_counter() - start, 3)})
         if ctx.is_main:
             payload = {
@@ -144,6 +152,8 @@ def adapt(
         barrier(ctx)
 
     check: dict[str, Any] = {}
+    if teacher is not None:
+        model = teacher.module  # the mean teacher is the adapted model
     if ctx.is_main:
         predict(model, target, test_ids, size, out / "adapted", device, cfg.threshold)
         check = decide(checkpoint, model, images, train_ids, size, cfg.threshold, device, keep_adapted)
@@ -165,6 +175,24 @@ def adapt(
         "runs": [str(out / "source-only"), str(out / "adapted")],
         "check": check,
     }
+
+
+def mean_teacher(model: torch.nn.Module, momentum: float) -> AveragedModel | None:
+    """An exponential moving average of ``model`` (weights and BatchNorm statistics), θ_T ← m θ_T + (1 − m) θ_S,
+    in evaluation mode; None when ``momentum`` is 0."""
+    if momentum == 0:
+        return None
+    teacher = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(momentum), use_buffers=True)
+    return teacher.eval()
+
+
+@torch.no_grad()
+def teacher_labels(teacher: AveragedModel, x: torch.Tensor, threshold: float) -> torch.Tensor:
+    """The teacher's hard (cup, disc) labels ``(B, 2, H, W)`` of a batch ``x`` ``(B, 3, H, W)``: cup where its
+    probability exceeds ``threshold``, disc where the cup's or the disc's does (as :func:`labels_of` cuts)."""
+    prob = torch.sigmoid(teacher(x))
+    cup = prob[:, 0] > threshold
+    return torch.stack([cup, cup | (prob[:, 1] > threshold)], dim=1).float()
 
 
 def decide(

@@ -99,7 +99,10 @@ class AdaptConfig:
     ``loss`` None means the method's default loss (:data:`DEFAULT_LOSS`: the generalised cross-entropy
     ``masked-gce``; ``masked-bce`` is DPL's reference loss, ``focal-bce`` CPR's); ``threshold`` cuts the
     test-split predictions of the source-only and the adapted model alike, as DPL's and CPR's evaluation
-    code does.
+    code does. ``ema`` > 0 turns on a mean teacher (CBMT's idea): an exponential moving average of the model,
+    θ_T ← ema · θ_T + (1 − ema) · θ_S after every step, labels each augmented batch (cut at the refinement's
+    threshold) on the pixels the method's denoising kept, and is the adapted model; 0 trains on the fixed
+    refined pseudo-labels, as DPL and CPR do.
     """
 
     method: Method = "cpr"
@@ -109,8 +112,11 @@ class AdaptConfig:
     lr: float = 3e-4
     threshold: float = 0.75
     seed: int = 0
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1) (0: no mean teacher), got {self.ema}")
         if not 0 < self.threshold < 1:
             raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
         if self.epochs < 1 or self.batch_size < 2:

@@ -36,6 +36,7 @@ from medsegkit.engine.casefolder import CaseFolder, header
 from medsegkit.engine.overlays import GREEN, write_overlay
 from medsegkit.errors import DataError, UsageError
 from medsegkit.imaging import resize_nearest, resize_square
+from medsegkit.lesion.blind.features import extractor, feature_clusters
 from medsegkit.lesion.blind.per_image import SECOND_OPINION, blind_mask
 from medsegkit.lesion.clustering.base import Clusterer, ClusterResult
 from medsegkit.lesion.config import ClusterRunConfig, ColourRefineConfig, FieldOfViewConfig
@@ -146,7 +147,10 @@ def run_cluster(
         "field_of_view": config_module.to_dict(FieldOfViewConfig()),
         "second_opinion": config_module.to_dict(SECOND_OPINION),
         **({"hair": run.hair} if run.hair != "keep" else {}),  # runs before the option resume as they were
+        **({"encoder_candidates": True} if run.encoder_candidates else {}),
     }
+    if run.encoder_candidates:
+        extractor()  # a missing weights package is reported before anything is written
     if claim(out, settings, ("clusters", "masks", "overlays", "cases", "failed")):
         toml = config_module.to_toml(method.config)
         if refine is not None:  # loadable with --config: the clusterer's flat keys and the [refine] table
@@ -235,7 +239,8 @@ def _cluster_one(
     returns its case record. ``cluster_seconds``: this image's share of the clustering time."""
     h, w = image.shape[:2]
     start = time.perf_counter()
-    found = blind_mask(work, result, seed, refine, run.combine)
+    features = feature_clusters(work, seed) if run.encoder_candidates else None
+    found = blind_mask(work, result, seed, refine, run.combine, features)
     # clustering, selection, refinement, second opinion; no reading or writing
     seconds = cluster_seconds + time.perf_counter() - start
     clusters = found.clusters.clusters

@@ -170,7 +170,8 @@ class ClusterRunConfig:
     score rates it higher)
     ``batch``: how many images the clusterer handles in one step (S3-Net optimises their networks
     together; the masks are those of one-at-a-time runs, docs/cluster.md "Batched clustering"), and ``hair``:
-    ``remove`` inpaints hairs before clustering (:mod:`medsegkit.lesion.hair`)."""
+    ``remove`` inpaints hairs before clustering (:mod:`medsegkit.lesion.hair`); ``encoder_candidates`` adds
+    candidates from clusters of an ImageNet encoder's features (:mod:`medsegkit.lesion.blind.features`)."""
 
     size: int = 256
     seed: int = 0
@@ -178,6 +179,7 @@ class ClusterRunConfig:
     combine: bool = True
     batch: int = 1
     hair: Literal["keep", "remove"] = "keep"
+    encoder_candidates: bool = False
 
     def __post_init__(self) -> None:
         check_choices(self)

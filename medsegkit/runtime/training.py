@@ -19,12 +19,14 @@ def train_epoch(
     seed: int,
     epoch: int,
     batch_size: int,
+    after_step: Callable[[], None] | None = None,
 ) -> float:
     """Step through this process's share of a shuffled epoch; returns the mean loss over all processes.
 
     ``batch_loss(case_ids, epoch)`` returns the scalar loss of one batch. ``batch_size`` is per process (the global
     batch is ``world_size · batch_size``); a last batch of one image is skipped (BatchNorm needs two), on
-    every process alike because each gets the same number of items.
+    every process alike because each gets the same number of items. ``after_step`` runs after every optimiser
+    step (e.g. a mean teacher's update).
     """
     model.train()
     mine = [ids[i] for i in epoch_indices(len(ids), ctx, seed, epoch)]
@@ -37,6 +39,8 @@ def train_epoch(
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+        if after_step is not None:
+            after_step()
         total += float(loss.detach())
         steps += 1
     mean = torch.tensor([total, steps], dtype=torch.float64)

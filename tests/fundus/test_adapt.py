@@ -82,6 +82,29 @@ def test_adapt_end_to_end(runner, domains, tmp_path, method):
     assert (out / "refine" / "manifest.json").stat().st_mtime_ns == refined_at  # refine is not redone
 
 
+def test_adapt_with_a_mean_teacher(runner, domains, tmp_path):
+    checkpoint, target = domains
+    out = tmp_path / "ema"
+    base = ["adapt", "--from", "a", "--to", str(target), "--source", str(checkpoint), "--method", "dpl", *FAST]
+    result = runner.invoke(app, [*base, "--ema", "0.9", "--keep-adapted", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "ema = 0.9" in (out / "config.toml").read_text()
+    last = torch.load(out / "last.pt", weights_only=False)
+    teacher = {k.removeprefix("module."): v for k, v in last["teacher"].items() if k.startswith("module.")}
+    output = torch.load(out / "model.pt", weights_only=False)["model"]
+    assert output.keys() == last["model"].keys() == teacher.keys()
+    assert all(torch.equal(output[k], teacher[k]) for k in output)  # the teacher is the adapted model
+    moved = [k for k in output if output[k].is_floating_point() and not torch.equal(output[k], last["model"][k])]
+    assert moved  # and it lags the student
+    more = runner.invoke(app, [*base, "--ema", "0.9", "--epochs", "2", "--resume", "--out", str(out)])
+    assert more.exit_code == 0, more.output
+    assert int(torch.load(out / "last.pt", weights_only=False)["teacher"]["n_averaged"]) > int(
+        last["teacher"]["n_averaged"]
+    )
+    bad = runner.invoke(app, [*base, "--ema", "1", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "ema must be in [0, 1)" in bad.stderr
+
+
 def test_adapt_with_another_registered_loss_and_unknown_loss(runner, domains, tmp_path):
     checkpoint, target = domains
     base = ["adapt", "--from", "a", "--to", str(target), "--source", str(checkpoint), "--method", "dpl", *FAST]

@@ -113,7 +113,12 @@ def prefer_second(work: np.ndarray, mask: np.ndarray, second: np.ndarray, fov: n
 
 
 def blind_mask(
-    work: np.ndarray, result: ClusterResult, seed: int, refine: ColourRefineConfig | None, combine: bool = True
+    work: np.ndarray,
+    result: ClusterResult,
+    seed: int,
+    refine: ColourRefineConfig | None,
+    combine: bool = True,
+    features: np.ndarray | None = None,
 ) -> BlindMask:
     """The lesion mask of ``work`` chosen without ground truth, from a clusterer's ``result`` on it.
 
@@ -124,6 +129,10 @@ def blind_mask(
     its ring by more than its penalties), among the paler ones (``BlindMask.paler``), whose masks then win if
     they score higher. With ``combine`` the mask the selector scores higher (:func:`prefer_second`)
     is the result, else the clusterer's. The other mask is the confidence's second opinion.
+
+    ``features``: a third cluster map ``(H, W)`` (:func:`~medsegkit.lesion.blind.features.feature_clusters`) whose
+    refined unions are offered as candidates beside the chosen mask (its best-scoring one right after the grown
+    masks), not chosen blindly.
     """
     fov = field_of_view(work)
     second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
@@ -153,6 +162,10 @@ def blind_mask(
     chosen = Candidate(first.mask, scores["selection_score"], source, paler)
     # offered to a reviewer beside the chosen mask, not chosen blindly: the selection score prefers a dark core
     # to the whole lesion grown from it, and was measured to lose more than it gains by choosing among them
+    offered: list[Candidate] = []
+    if features is not None:
+        seen = select_and_refine(work, features, fov, refine, paler).scored
+        offered = sorted((Candidate(m, s, "encoder features", paler) for m, s in seen), key=lambda c: -c.score)
     return BlindMask(
         result,
         fov,
@@ -161,7 +174,7 @@ def blind_mask(
         source,
         paler,
         scores,
-        distinct([chosen, *_grown(work, chosen, fov, refine)], pool),
+        distinct([chosen, *_grown(work, chosen, fov, refine), *offered[:1]], pool + offered[1:]),
     )
 
 
