@@ -58,9 +58,9 @@ HELP = {
     "fail_fast": "Stop at the first image that cannot be read, instead of recording it in failed.csv and going on.",
     "hair": "remove: find hairs (thin, long, darker than around them) and inpaint them before clustering (OpenCV, "
     f"the hair extra); keep: leave the image as it is ({RUN.hair}).",
-    "encoder_candidates": "Also offer candidates from per-image clusters of ImageNet EfficientNet-Lite0 features "
-    "(texture, not only colour: faint and frame-filling lesions), for review; the blind mask is chosen as without "
-    "(the pretrained extra; docs/cluster.md).",
+    "encoder_candidates": "Also keep candidates from per-image clusters of ImageNet EfficientNet-Lite0 features "
+    "(texture, not only colour: faint and two-tone lesions) for review; the blind mask is the same either way "
+    f"(docs/cluster.md) ({'on' if RUN.encoder_candidates else 'off'}).",
 }
 
 

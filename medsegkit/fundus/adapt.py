@@ -13,6 +13,7 @@ both. A check without labels (:mod:`medsegkit.fundus.check`) then decides which 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +117,13 @@ def adapt(
         pairs = [augment(images[c], codes[c], size, sample_seed(cfg.seed, epoch, c)) for c in batch]
         x = torch.stack([p[0] for p in pairs]).to(device).contiguous(memory_format=torch.channels_last)
         code = torch.stack([p[1] for p in pairs])
-        y = targets(code // 4).to(device) if teacher is None else teacher_labels(teacher, x, refine_cfg.threshold)
         kept = code % 4
         w = torch.stack([kept & 1, (kept >> 1) & 1], dim=1).float().to(device)
+        if teacher is None:
+            y = targets(code // 4).to(device)
+        else:
+            y, sure = teacher_labels(teacher, x, refine_cfg.threshold)
+            w = w * sure
         return criterion(net(x), y, w) * global_share(w.sum(), ctx)
 
     epochs = range(state["epoch"] + 1, cfg.epochs + 1)
@@ -187,12 +192,21 @@ def mean_teacher(model: torch.nn.Module, momentum: float) -> AveragedModel | Non
 
 
 @torch.no_grad()
-def teacher_labels(teacher: AveragedModel, x: torch.Tensor, threshold: float) -> torch.Tensor:
-    """The teacher's hard (cup, disc) labels ``(B, 2, H, W)`` of a batch ``x`` ``(B, 3, H, W)``: cup where its
-    probability exceeds ``threshold``, disc where the cup's or the disc's does (as :func:`labels_of` cuts)."""
+def teacher_labels(
+    teacher: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The teacher's hard (cup, disc) labels ``(B, 2, H, W)`` of a batch ``x`` ``(B, 3, H, W)`` (cup where its
+    probability exceeds ``threshold``, disc where the cup's or the disc's does, as :func:`labels_of` cuts) and
+    where the teacher is sure of them (probability above ``threshold`` or below ``1 − threshold``), as float.
+
+    Only sure pixels teach: a pixel between the cuts labelled background would pull the structure in at every
+    step, and the teacher, following the student, would shrink with it (measured: the cup collapsed)."""
     prob = torch.sigmoid(teacher(x))
-    cup = prob[:, 0] > threshold
-    return torch.stack([cup, cup | (prob[:, 1] > threshold)], dim=1).float()
+    positive, negative = prob > threshold, prob < 1 - threshold
+    cup = positive[:, 0]
+    labels = torch.stack([cup, cup | positive[:, 1]], dim=1)
+    sure = torch.stack([positive[:, 0] | negative[:, 0], cup | positive[:, 1] | negative[:, 1]], dim=1)
+    return labels.float(), sure.float()
 
 
 def decide(

@@ -147,7 +147,7 @@ def run_cluster(
         "field_of_view": config_module.to_dict(FieldOfViewConfig()),
         "second_opinion": config_module.to_dict(SECOND_OPINION),
         **({"hair": run.hair} if run.hair != "keep" else {}),  # runs before the option resume as they were
-        **({"encoder_candidates": True} if run.encoder_candidates else {}),
+        **({"encoder_candidates": False} if not run.encoder_candidates else {}),  # on since it was added
     }
     if run.encoder_candidates:
         extractor()  # a missing weights package is reported before anything is written

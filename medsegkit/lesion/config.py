@@ -179,7 +179,7 @@ class ClusterRunConfig:
     combine: bool = True
     batch: int = 1
     hair: Literal["keep", "remove"] = "keep"
-    encoder_candidates: bool = False
+    encoder_candidates: bool = True
 
     def __post_init__(self) -> None:
         check_choices(self)

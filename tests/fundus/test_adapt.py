@@ -82,6 +82,16 @@ def test_adapt_end_to_end(runner, domains, tmp_path, method):
     assert (out / "refine" / "manifest.json").stat().st_mtime_ns == refined_at  # refine is not redone
 
 
+def test_the_teacher_labels_only_the_pixels_it_is_sure_of():
+    from medsegkit.fundus.adapt import teacher_labels
+
+    # pixels: sure cup, sure rim, unsure disc, sure background
+    prob = torch.tensor([[[[0.9, 0.1, 0.1, 0.05]], [[0.95, 0.9, 0.6, 0.1]]]])
+    labels, sure = teacher_labels(lambda x: torch.logit(prob), torch.zeros(1, 3, 1, 4), 0.75)
+    assert labels.tolist() == [[[[1, 0, 0, 0]], [[1, 1, 0, 0]]]]
+    assert sure.tolist() == [[[[1, 1, 1, 1]], [[1, 1, 0, 1]]]]
+
+
 def test_adapt_with_a_mean_teacher(runner, domains, tmp_path):
     checkpoint, target = domains
     out = tmp_path / "ema"

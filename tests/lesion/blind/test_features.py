@@ -58,13 +58,18 @@ def test_cluster_offers_encoder_candidates_on_request(runner, tmp_path):
     image, _ = textured_lesion(128)
     (tmp_path / "images").mkdir()
     Image.fromarray(image).save(tmp_path / "images" / "a.png")
-    args = ["cluster", str(tmp_path / "images"), "--method", "kmeans", "--size", "128", "--encoder-candidates"]
-    result = runner.invoke(app, [*args, "--out", str(tmp_path / "r")])
+    args = ["cluster", str(tmp_path / "images"), "--method", "kmeans", "--size", "128"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "r")])  # on by default
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "r" / "settings.json").read_text())["encoder_candidates"] is True
+    assert "encoder_candidates" not in json.loads((tmp_path / "r" / "settings.json").read_text())
     record = json.loads((tmp_path / "r" / "cases" / "a.json").read_text())
     assert "encoder features" in [c["source"] for c in record["candidates"]]
     kept = read_candidates(tmp_path / "r", "a", len(record["candidates"]))
     assert len(kept) == len(record["candidates"]) and all(m.shape == (128, 128) for m in kept)
-    other = runner.invoke(app, [*args[:-1], "--out", str(tmp_path / "r")])  # another setting, same folder
+    off = runner.invoke(app, [*args, "--no-encoder-candidates", "--out", str(tmp_path / "off")])
+    assert off.exit_code == 0, off.output
+    assert json.loads((tmp_path / "off" / "settings.json").read_text())["encoder_candidates"] is False
+    sources = [c["source"] for c in json.loads((tmp_path / "off" / "cases" / "a.json").read_text())["candidates"]]
+    assert "encoder features" not in sources
+    other = runner.invoke(app, [*args, "--no-encoder-candidates", "--out", str(tmp_path / "r")])  # same folder
     assert other.exit_code == 2, other.output
