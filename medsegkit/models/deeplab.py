@@ -131,13 +131,28 @@ class DeepLabV3Plus(nn.Module):
                 raise DataError(f"{state_file}: not a state dict of the {encoder} encoder")
         self.net.segmentation_head = nn.Sequential(nn.Dropout2d(head_dropout), self.net.segmentation_head)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def encoder(self) -> nn.Module:
+        """The encoder: everything :meth:`encode` runs that has weights."""
+        return self.net.encoder
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Input standardisation and the encoder: ``(B, 3, H, W)`` -> the encoder's feature maps, finest first.
+        Holds no dropout, so Monte-Carlo dropout runs it once for all its passes."""
         h, w = x.shape[-2:]
         if h % 16 or w % 16:
             raise ValueError(f"DeepLabV3Plus needs height and width divisible by 16, got {h}x{w}")
         if self.input_norm == "image":
             x = (x - x.mean(dim=(-2, -1), keepdim=True)) / (x.std(dim=(-2, -1), keepdim=True) + 1e-2)
-        return self.net(x)
+        return self.net.encoder(x)
+
+    def decode(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """The decoder (ASPP with its dropout) and the head (with its dropout): features -> logits
+        ``(B, classes, H, W)``."""
+        return self.net.segmentation_head(self.net.decoder(features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
 
 
 def deeplabv3plus(**kwargs) -> DeepLabV3Plus:

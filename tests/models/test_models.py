@@ -103,7 +103,7 @@ def test_deeplab_input_norm_makes_it_blind_to_a_cameras_brightness_contrast_and_
     for norm in ("image", "none"):
         model = create_model("deeplabv3plus", input_norm=norm).eval()
         seen: list[torch.Tensor] = []
-        model.net.register_forward_pre_hook(lambda module, args, seen=seen: seen.append(args[0]))
+        model.encoder.register_forward_pre_hook(lambda module, args, seen=seen: seen.append(args[0]))
         with torch.no_grad():
             model(x), model(relit)
         change[norm] = float((seen[1] - seen[0]).abs().max() / seen[0].abs().max())

@@ -41,3 +41,25 @@ def test_mc_dropout_uncertainty_temperature():
     assert std2.mean() < std.mean()
     with pytest.raises(ValueError, match="temperature must be positive"):
         mc_dropout(model, x, passes=2, temperature=0)
+
+
+def test_a_deeplab_is_encoded_once_for_all_passes_with_the_same_result(monkeypatch):
+    from medsegkit.models.deeplab import DeepLabV3Plus
+
+    torch.manual_seed(0)
+    model = DeepLabV3Plus(encoder="mobilenet_v2").eval()
+    x = torch.rand(2, 3, 64, 64)
+    calls = []
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda x: calls.append(1) or encode(x))
+    torch.manual_seed(1)
+    mean, std = mc_dropout(model, x, passes=4)
+    assert len(calls) == 1 and std.max() > 0
+    from medsegkit.models import uncertainty
+
+    monkeypatch.setattr(uncertainty, "_splits", lambda model: False)  # every pass runs the whole network
+    torch.manual_seed(1)
+    whole_mean, whole_std = mc_dropout(model, x, passes=4)
+    assert len(calls) == 5
+    torch.testing.assert_close(mean, whole_mean, atol=1e-5, rtol=1e-4)  # the same dropout masks, in order
+    torch.testing.assert_close(std, whole_std, atol=1e-5, rtol=1e-4)
