@@ -202,8 +202,17 @@ def load(cls: type[C], toml_file: Path | None, overrides: Mapping[str, Any], wha
     return build(cls, {**from_file, **given}, what)
 
 
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value  # as TOML and JSON give it back
+
+
 def to_dict(config: Any) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    return {k: _plain(v) for k, v in dataclasses.asdict(config).items()}
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    """The default of every field of the dataclass ``cls`` that has one, as :func:`to_dict` writes it."""
+    return {f.name: _plain(f.default) for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
 
 
 def to_toml(config: Any) -> str:

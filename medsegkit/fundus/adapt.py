@@ -104,7 +104,7 @@ def adapt(
     model = model.to(memory_format=torch.channels_last)  # trains much faster on CPU, as in pretrain-source
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     teacher = mean_teacher(model, cfg.ema)
-    initial: dict[str, Any] = {"epoch": 0, "history": [], **({"teacher": None} if teacher else {})}
+    initial: dict[str, Any] = {"epoch": 0, "history": [], **({"teacher": None} if teacher is not None else {})}
     state = resume_run(out, cfg, model, optimiser, resume, initial, write=ctx.is_main)
     if teacher is not None and state["teacher"] is not None:
         teacher.load_state_dict(state["teacher"])
@@ -161,9 +161,10 @@ def adapt(
         model = teacher.module  # the mean teacher is the adapted model
     if ctx.is_main:
         predict(model, target, test_ids, size, out / "adapted", device, cfg.threshold)
-        check = decide(checkpoint, model, images, train_ids, size, cfg.threshold, device, keep_adapted)
+        source = load_source_model(checkpoint, device)[0]
+        check = decide(source, model, images, train_ids, size, cfg.threshold, device, keep_adapted)
         write_json_atomic(out / "check.json", check)
-        kept = model if check["output"] == "adapted" else load_source_model(checkpoint, device)[0]
+        kept = model if check["output"] == "adapted" else source
         save_checkpoint(
             out / "model.pt",
             {
@@ -210,7 +211,7 @@ def teacher_labels(
 
 
 def decide(
-    checkpoint: Path,
+    source_model: torch.nn.Module,
     model: torch.nn.Module,
     images: dict[str, torch.Tensor],
     ids: list[str],
@@ -219,13 +220,13 @@ def decide(
     device: str,
     keep_adapted: bool = False,
 ) -> dict[str, Any]:
-    """The label-free check (:mod:`medsegkit.fundus.check`) of the adapted ``model`` against the source model of
-    ``checkpoint`` on the target images it adapted on; the record names the output model (the adapted one when
+    """The label-free check (:mod:`medsegkit.fundus.check`) of the adapted ``model`` against ``source_model`` on
+    the target images it adapted on; the record names the output model (the adapted one when
     it helped, or when ``keep_adapted``)."""
     x = torch.stack(
         [F.interpolate(images[c][None], size=(size, size), mode="bilinear", antialias=True)[0] for c in ids]
     ).to(device)
-    source = evidence(load_source_model(checkpoint, device)[0], x, threshold)
+    source = evidence(source_model, x, threshold)
     adapted = evidence(model, x, threshold)
     verdict, reason = helped(source, adapted)
     return {

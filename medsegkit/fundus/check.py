@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from scipy import ndimage, stats
 
+from medsegkit.metrics import dice
+
 ONE_PIECE = 0.95  # a structure's largest part holds this share of it: specks of a few pixels aside
 ALPHA = 0.05  # the conventional significance level of the tests
 STRUCTURES = ("cup", "disc")  # the model's output channels
@@ -69,11 +71,6 @@ def plausible(prob: np.ndarray, threshold: float) -> bool:
     return bool((cup & disc).sum() >= ONE_PIECE * cup.sum())
 
 
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = a.sum() + b.sum()
-    return 1.0 if total == 0 else 2.0 * float((a & b).sum()) / float(total)
-
-
 @torch.no_grad()
 def evidence(model: torch.nn.Module, x: torch.Tensor, threshold: float, batch: int = 8) -> Evidence:
     """The check's evidence of ``model`` on the images ``x`` ``(N, 3, s, s)``."""
@@ -87,7 +84,7 @@ def evidence(model: torch.nn.Module, x: torch.Tensor, threshold: float, batch: i
     return Evidence(
         np.array([plausible(p, threshold) for p in prob]),
         {
-            name: np.array([_dice(p[c] > threshold, q[c] > threshold) for p, q in zip(prob, back, strict=True)])
+            name: np.array([dice(p[c] > threshold, q[c] > threshold) for p, q in zip(prob, back, strict=True)])
             for c, name in enumerate(STRUCTURES)
         },
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from pathlib import Path
 from typing import Any
@@ -74,7 +73,7 @@ def resume_run(
             )
         payload = read_checkpoint(last)
         # an option the run predates was at its default, which keeps the behaviour it had before the option
-        saved = {**_defaults(cfg), **payload.get("config", {})}
+        saved = {**config_module.defaults(type(cfg)), **payload.get("config", {})}
         saved.pop("epochs", None)
         if saved != {k: v for k, v in config_module.to_dict(cfg).items() if k != "epochs"}:
             raise UsageError(
@@ -87,14 +86,3 @@ def resume_run(
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.toml", config_module.to_toml(cfg))
     return state
-
-
-def _defaults(cfg: Any) -> dict[str, Any]:
-    """The default value of every field of the dataclass ``cfg`` that has one, as :func:`config.to_dict` writes it."""
-    found = {}
-    for field in dataclasses.fields(cfg):
-        if field.default is not dataclasses.MISSING:
-            found[field.name] = field.default
-        elif field.default_factory is not dataclasses.MISSING:
-            found[field.name] = field.default_factory()
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in found.items()}
