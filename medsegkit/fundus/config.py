@@ -76,6 +76,7 @@ class RefineConfig:
     head_dim: int = 64
     head_iters: int = 100
     head_lr: float = 1e-3
+    head_window: int = 64
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -83,6 +84,8 @@ class RefineConfig:
             raise ValueError(f"std_temperature must be positive, got {self.std_temperature}")
         if self.passes < 1 or self.radius < 1 or self.steps < 0 or self.head_iters < 0:
             raise ValueError("need passes >= 1, radius >= 1, steps >= 0 and head_iters >= 0")
+        if self.head_window <= self.radius:
+            raise ValueError(f"head_window must exceed radius ({self.radius}), got {self.head_window}")
         if not 0 <= self.gamma_low < self.gamma_high <= 1:
             raise ValueError(f"need 0 <= gamma_low < gamma_high <= 1, got {self.gamma_low} and {self.gamma_high}")
 

@@ -8,7 +8,8 @@ Reads only the source checkpoint and the target's train images (never their mask
 2. foreground/background prototypes per structure from the decoder features of reliable pixels,
    over the whole target set, and each pixel's agreement with its class prototype;
 3. CPR only: a context-similarity head per structure on the frozen ASPP features, trained with the
-   class-balanced pair loss on reliable, agreeing pixels; probabilities are refined by
+   class-balanced pair loss on reliable, agreeing pixels (each step one image's random window of at most
+   ``head_window`` decoder positions a side: the whole map up to 256 px); probabilities are refined by
    ``S^β``-weighted propagation within radius ``r``, ``steps`` times, then calibrated (each map
    rescaled monotonically so that its cut at ``threshold`` keeps the unrefined pseudo-label's area:
    refinement moves boundaries, never the size, :func:`~medsegkit.fundus.cpr.calibrate`) and
@@ -70,6 +71,18 @@ class _Features:
 
 def _down(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(mask.float(), size=size, mode="nearest") > 0.5
+
+
+def _window(maps: tuple[torch.Tensor, ...], side: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """One random ``side`` x ``side`` window, the same of every ``(B, C, H, W)`` map; the maps themselves when
+    they are no larger. The heads are 1x1 convolutions and the pair loss is local, so a window teaches them as
+    the whole map does, at a cost that does not grow with the working size."""
+    h, w = maps[0].shape[-2:]
+    if h <= side and w <= side:
+        return maps
+    y = int(torch.randint(max(h - side, 0) + 1, (1,), generator=generator))
+    x = int(torch.randint(max(w - side, 0) + 1, (1,), generator=generator))
+    return tuple(m[..., y : y + side, x : x + side] for m in maps)
 
 
 def check_components(cfg: RefineConfig) -> None:
@@ -140,10 +153,11 @@ def refine(
             r = records[int(torch.randint(len(records), (1,), generator=generator))]
             aspp = F.interpolate(r["aspp"], size=small, mode="bilinear", align_corners=False)
             valid = _down(r["reliable"], small) & r["agree"]
+            aspp, valid, pseudo = _window((aspp, valid, _down(r["pseudo"], small)), cfg.head_window, generator)
             loss = sum(
                 similarity_loss(
                     local_similarity(heads[s](aspp), cfg.radius),
-                    _down(r["pseudo"], small)[:, s : s + 1],
+                    pseudo[:, s : s + 1],
                     valid[:, s : s + 1],
                     cfg.radius,
                 )

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from medsegkit.cli import app
 from medsegkit.data.imageio import read_labels
 from medsegkit.data.prepare import prepare
+from medsegkit.fundus.refine import _window
 
-FAST = ["--passes", "2", "--set", "head_iters=3", "--set", "radius=1", "--set", "steps=1"]
+FAST = ["--passes", "2", "--set", "head_iters=3", "--set", "radius=1", "--set", "steps=1", "--set", "head_window=4"]
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +73,16 @@ def test_refine_writes_pseudo_labels_for_every_target_train_image(runner, domain
     fell = {n: sum(not c["refined"][n] for c in manifest["cases"]) for n in ("cup", "disc")}
     assert manifest["fell_back"] == fell
     assert f"disc in {len(cases) - fell['disc']} images" in result.stdout
+
+
+def test_window_cuts_the_same_window_of_every_map():
+    generator = torch.Generator().manual_seed(0)
+    grid = torch.arange(100.0).view(1, 1, 10, 10)
+    a, b = _window((grid, grid > 50), 4, generator)
+    assert a.shape == b.shape == (1, 1, 4, 4)
+    torch.testing.assert_close(a > 50, b)  # the same window of both
+    assert (a[..., 1:, :] - a[..., :-1, :] == 10).all() and (a[..., 1:] - a[..., :-1] == 1).all()  # contiguous
+    assert _window((grid,), 10, generator)[0] is grid  # no larger than the window: the map itself
 
 
 def test_refine_errors(runner, domains, tmp_path):

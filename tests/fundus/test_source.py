@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,7 +14,7 @@ from medsegkit.data.dataset import Dataset
 from medsegkit.data.prepare import prepare
 from medsegkit.errors import DataError, UsageError
 from medsegkit.fundus.config import SourceConfig
-from medsegkit.fundus.source import build_model, targets, train_source
+from medsegkit.fundus.source import build_model, targets, train_source, validate
 from medsegkit.runtime.checkpoint import apply_checkpoint, read_checkpoint
 
 ARGS = ["--size", "32", "--batch-size", "2"]
@@ -29,6 +30,26 @@ def fundus(tmp_path_factory) -> Path:
 def test_targets_are_cup_and_disc():
     labels = torch.tensor([[[0, 1, 2]]])
     torch.testing.assert_close(targets(labels), torch.tensor([[[[0.0, 0.0, 1.0]], [[0.0, 1.0, 1.0]]]]))
+
+
+def test_validate_scores_batches_like_single_images():
+    """A model that reads the cup and disc off the image's red and green channels, scored in batches of 2 over
+    3 images; the third image's disc label is twice its predicted disc: Dice 2·4/(4+8) = 2/3 there."""
+    masks = np.zeros((3, 4, 4), np.uint8)
+    masks[:, 1:3, 1:3] = 1
+    masks[:, 1, 1] = 2
+    images = [np.stack([(m == 2) * 255, (m >= 1) * 255, np.zeros_like(m)], axis=-1).astype(np.uint8) for m in masks]
+    masks[2, 1:3, 3] = 1  # the third image's labelled disc: 8 pixels
+    masks[2, 3, 1:3] = 1
+
+    class Reader(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return 20 * (x[:, :2] - 0.5)
+
+    scores = validate(Reader(), images, masks, "cpu", batch=2)
+    assert scores["cup"] == pytest.approx(1.0)
+    assert scores["disc"] == pytest.approx((1 + 1 + 2 * 4 / (4 + 8)) / 3)
+    assert all(np.isnan(v) for v in validate(Reader(), [], None, "cpu").values())
 
 
 def test_train_writes_checkpoints_config_and_history(runner, fundus, tmp_path):
