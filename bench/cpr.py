@@ -3,6 +3,7 @@
     python bench/cpr.py --from SOURCE_DATASET --to TARGET_DATASET[,TARGET ...] [--seeds 0,1,2] [--size 256]
                         [--source-epochs 30] [--epochs 10] [--passes 10] [--methods dpl,cpr,cpr-cbam]
                         [--encoder efficientnet-lite0] [--encoder-weights imagenet] [--loss L] [--ema M]
+                        [--patience P]
                         [--out DIR]
 
 Every dataset is a prepared fundus dataset (path). Per seed the source model is trained once with the library
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--encoder-weights", default=None, help="none, imagenet or a state-dict file")
     parser.add_argument("--loss", default=None, help="adaptation loss from the registry (default: the method's)")
     parser.add_argument("--ema", type=float, default=0.0, help="mean-teacher momentum of adapt (0: none)")
+    parser.add_argument("--patience", type=int, default=0, help="adapt's early stopping by the check (0: none)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     targets = [Path(t) for t in args.targets.split(",")]
@@ -82,7 +84,9 @@ def main() -> None:
         for target in targets:
             for method in methods:
                 t = time.perf_counter()
-                cfg = AdaptConfig(method=method, loss=args.loss, epochs=args.epochs, seed=seed, ema=args.ema)
+                cfg = AdaptConfig(
+                    method=method, loss=args.loss, epochs=args.epochs, seed=seed, ema=args.ema, patience=args.patience
+                )
                 refine_cfg = RefineConfig(method=method, passes=args.passes, seed=seed)
                 job = Job(args.out / f"seed{seed}" / target.name / method, device=args.device)
                 again = (job.out / "last.pt").is_file() or (job.out / "refine" / "manifest.json").is_file()
@@ -101,7 +105,12 @@ def main() -> None:
                 verdicts.append((check["helped"], gained, unharmed, loss))
                 print(
                     f"seed {seed} {target.name} {method}: source {source['disc']:.3f}/{source['cup']:.3f}, adapted "
-                    f"{adapted['disc']:.3f}/{adapted['cup']:.3f}; check: {check['reason']} -> {check['output']}",
+                    f"{adapted['disc']:.3f}/{adapted['cup']:.3f}; check: {check['reason']} -> {check['output']}"
+                    + (
+                        f"; best epoch {check['epochs']['best']} of {check['epochs']['trained']}"
+                        if args.patience
+                        else ""
+                    ),
                     flush=True,
                 )
     print(f"\n{args.source.name} -> targets, {args.size} px, seeds {seeds}; disc / cup Dice, mean ± sd over seeds")

@@ -35,6 +35,9 @@ HELP = {
     "ema": "Mean-teacher momentum: above 0, an exponential moving average of the model relabels every batch on "
     "the pixels the method's denoising kept and is the adapted model (CBMT's idea); 0 trains on the fixed "
     f"refined pseudo-labels ({A.ema}).",
+    "patience": "Early stopping by the label-free check: after every epoch score the adapted model on the target's "
+    "images (mirror consistency of plausible predictions), keep the best epoch (the source model counts as epoch 0) "
+    f"and stop after this many epochs without a better one; 0 trains every epoch ({A.patience}).",
     "config": "TOML with adapt options as flat keys and refine options in a [refine] table; flags override it.",
     "set": "A refine option as key=value (see docs/adaptation.md); repeatable.",
     "keep_adapted": "Output the adapted model even when the label-free check finds it worse than the source model "
@@ -95,6 +98,7 @@ def adapt(
     lr: Annotated[float | None, common.opt(HELP["lr"])] = None,
     threshold: Annotated[float | None, common.opt(HELP["threshold"])] = None,
     ema: Annotated[float | None, common.opt(HELP["ema"])] = None,
+    patience: Annotated[int | None, common.opt(HELP["patience"])] = None,
     passes: PassesOpt = None,
     config: Annotated[Path | None, common.opt(HELP["config"], "--config")] = None,
     set_: Annotated[list[str] | None, common.opt(HELP["set"], "--set")] = None,
@@ -115,7 +119,8 @@ def adapt(
     from medsegkit.runtime.job import Job
 
     flags = {"method": method, "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr, "ema": ema}
-    cfg = config_module.load(AdaptConfig, config, {**flags, "threshold": threshold, "seed": seed}, "adapt")
+    flags |= {"patience": patience, "threshold": threshold, "seed": seed}
+    cfg = config_module.load(AdaptConfig, config, flags, "adapt")
     # refinement follows the adaptation's method; --set and --passes override the [refine] table
     refine_flags = config_module.overrides(set_, {"method": cfg.method, "passes": passes, "seed": seed})
     refine_cfg = config_module.load(RefineConfig, config, refine_flags, "adapt (refine options)", table="refine")
@@ -126,6 +131,11 @@ def adapt(
         title = f"{Path(source_domain).name} -> {Path(target).name} ({cfg.method}); {destination}"
         console.out.print(console.evaluation_table(summary, title))
         output = "the adapted model" if check["output"] == "adapted" else "the source model"
+        if "epochs" in check:  # stopped early by the check
+            console.out.print(
+                f"early stopping: best epoch {check['epochs']['best']} of {check['epochs']['trained']} trained"
+                + (" (the source model)" if check["epochs"]["best"] == 0 else "")
+            )
         console.out.print(
             f"label-free check: {check['reason']}; {destination / 'model.pt'} is {output}"
             + (" (--keep-adapted)" if check["keep_adapted"] and not check["helped"] else ""),

@@ -12,13 +12,13 @@ both. A check without labels (:mod:`medsegkit.fundus.check`) then decides which 
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from medsegkit import __version__
@@ -27,15 +27,15 @@ from medsegkit.data.augment import augment, sample_seed
 from medsegkit.data.dataset import Dataset
 from medsegkit.data.imageio import png_bytes, read_labels
 from medsegkit.errors import UsageError
-from medsegkit.fundus.check import evidence, helped
+from medsegkit.fundus.check import check_inputs, decide, evidence
 from medsegkit.fundus.config import AdaptConfig, RefineConfig
 from medsegkit.fundus.refine import check_components, refine
 from medsegkit.fundus.source import labels_of, load_source_model, targets
 from medsegkit.imaging import resize_nearest, resize_square, to_tensor
 from medsegkit.losses import create_loss
 from medsegkit.runtime.atomic import write_bytes_atomic, write_json_atomic
-from medsegkit.runtime.checkpoint import resume_run, save_checkpoint
-from medsegkit.runtime.distributed import Context, barrier, global_share, wrap
+from medsegkit.runtime.checkpoint import read_checkpoint, resume_run, save_checkpoint
+from medsegkit.runtime.distributed import Context, barrier, global_share, summed, wrap
 from medsegkit.runtime.training import train_epoch
 
 
@@ -101,10 +101,15 @@ def adapt(
         for c in train_ids
     }
 
+    x_check = check_inputs(images, train_ids, size, device) if ctx.is_main else None
+    source_evidence = evidence(model, x_check, cfg.threshold) if ctx.is_main else None
+    source_weights = copy.deepcopy(model.state_dict())
     model = model.to(memory_format=torch.channels_last)  # trains much faster on CPU, as in pretrain-source
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     teacher = mean_teacher(model, cfg.ema)
     initial: dict[str, Any] = {"epoch": 0, "history": [], **({"teacher": None} if teacher is not None else {})}
+    if cfg.patience:  # epoch 0 is the source model: adaptation that never beats it is stopped
+        initial["best"] = {"epoch": 0, "score": source_evidence.score if ctx.is_main else 0.0, "stopped": False}
     state = resume_run(out, cfg, model, optimiser, resume, initial, write=ctx.is_main)
     if teacher is not None and state["teacher"] is not None:
         teacher.load_state_dict(state["teacher"])
@@ -128,13 +133,18 @@ def adapt(
 
     epochs = range(state["epoch"] + 1, cfg.epochs + 1)
     for epoch in progress(epochs, f"adapt {cfg.method}") if progress and ctx.is_main else epochs:
+        if cfg.patience and state["best"]["stopped"]:
+            break
         start = time.perf_counter()
         update = None if teacher is None else (lambda: teacher.update_parameters(model))
         loss = train_epoch(net, optimiser, train_ids, batch_loss, ctx, cfg.seed, epoch, cfg.batch_size, update)
         state["epoch"] = epoch
         if teacher is not None:
             state["teacher"] = teacher.state_dict()
-        state["history"].append({"epoch": epoch, "loss": loss, "seconds": round(time.perf_counter() - start, 3)})
+        record = {"epoch": epoch, "loss": loss}
+        if cfg.patience:
+            record["check_score"] = _early_stop(state, epoch, (model, teacher), x_check, cfg, out, ctx)
+        state["history"].append({**record, "seconds": round(time.perf_counter() - start, 3)})
         if ctx.is_main:
             payload = {
                 "model": model.state_dict(),
@@ -159,16 +169,19 @@ def adapt(
     check: dict[str, Any] = {}
     if teacher is not None:
         model = teacher.module  # the mean teacher is the adapted model
+    if cfg.patience:  # the adapted model is the best epoch's (the source model's when none beat it)
+        best = state["best"]["epoch"]
+        model.load_state_dict(read_checkpoint(out / "best.pt")["model"] if best else source_weights)
     if ctx.is_main:
         predict(model, target, test_ids, size, out / "adapted", device, cfg.threshold)
-        source = load_source_model(checkpoint, device)[0]
-        check = decide(source, model, images, train_ids, size, cfg.threshold, device, keep_adapted)
+        check = decide(source_evidence, model, x_check, cfg.threshold, keep_adapted)
+        if cfg.patience:
+            check["epochs"] = {"best": state["best"]["epoch"], "trained": state["epoch"]}
         write_json_atomic(out / "check.json", check)
-        kept = model if check["output"] == "adapted" else source
         save_checkpoint(
             out / "model.pt",
             {
-                "model": kept.state_dict(),
+                "model": model.state_dict() if check["output"] == "adapted" else source_weights,
                 "config": config_module.to_dict(cfg),
                 "source_config": config_module.to_dict(src_cfg),
                 "output": check["output"],
@@ -210,31 +223,27 @@ def teacher_labels(
     return labels.float(), sure.float()
 
 
-def decide(
-    source_model: torch.nn.Module,
-    model: torch.nn.Module,
-    images: dict[str, torch.Tensor],
-    ids: list[str],
-    size: int,
-    threshold: float,
-    device: str,
-    keep_adapted: bool = False,
-) -> dict[str, Any]:
-    """The label-free check (:mod:`medsegkit.fundus.check`) of the adapted ``model`` against ``source_model`` on
-    the target images it adapted on; the record names the output model (the adapted one when
-    it helped, or when ``keep_adapted``)."""
-    x = torch.stack(
-        [F.interpolate(images[c][None], size=(size, size), mode="bilinear", antialias=True)[0] for c in ids]
-    ).to(device)
-    source = evidence(source_model, x, threshold)
-    adapted = evidence(model, x, threshold)
-    verdict, reason = helped(source, adapted)
-    return {
-        "helped": verdict,
-        "reason": reason,
-        "output": "adapted" if verdict or keep_adapted else "source",
-        "keep_adapted": keep_adapted,
-        "images": len(ids),
-        "source": source.as_dict(),
-        "adapted": adapted.as_dict(),
-    }
+def _early_stop(
+    state: dict[str, Any],
+    epoch: int,
+    models: tuple[torch.nn.Module, AveragedModel | None],
+    x: torch.Tensor | None,
+    cfg: AdaptConfig,
+    out: Path,
+    ctx: Context,
+) -> float:
+    """Early stopping by the check: the score (:attr:`~medsegkit.fundus.check.Evidence.score`) of this epoch's
+    adapted model (the teacher's with a mean teacher) on the target images; a higher one than every epoch's
+    before (the source model's is epoch 0) is kept in ``best.pt``, and ``patience`` epochs without one stop the
+    run. Rank 0 judges; every process learns whether to stop."""
+    model, teacher = models
+    adapted = model if teacher is None else teacher.module
+    score, best = 0.0, state["best"]
+    if ctx.is_main:
+        score = evidence(adapted, x, cfg.threshold).score  # (train_epoch puts the student back in training mode)
+        if score > best["score"]:
+            best.update(epoch=epoch, score=score)
+            save_checkpoint(out / "best.pt", {"model": adapted.state_dict(), "epoch": epoch, "score": score})
+        best["stopped"] = epoch - best["epoch"] >= cfg.patience
+    best["stopped"] = summed(float(best["stopped"]), ctx) > 0
+    return score

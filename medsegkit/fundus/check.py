@@ -20,9 +20,11 @@ adapted models whose disc was 0.002-0.007 less consistent while their cup gained
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import ndimage, stats
 
 from medsegkit.metrics import dice
@@ -45,12 +47,26 @@ class Evidence:
         """Per image, the mean consistency over the structures."""
         return np.mean([self.consistency[s] for s in STRUCTURES], axis=0)
 
+    @property
+    def score(self) -> float:
+        """Both pieces in one number, for choosing among one run's epochs: the mean over images of the
+        consistency, an implausible prediction counting 0."""
+        return float(np.mean(np.where(self.plausible, self.overall, 0.0)))
+
     def as_dict(self) -> dict:
         """The means, for the record."""
         return {
             "anatomy": float(self.plausible.mean()),
             "consistency": {s: float(v.mean()) for s, v in self.consistency.items()},
+            "score": self.score,
         }
+
+
+def check_inputs(images: dict[str, torch.Tensor], ids: list[str], size: int, device: str) -> torch.Tensor:
+    """The target images ``(3, H, W)`` the check looks at, at the working size: ``(N, 3, size, size)``."""
+    return torch.stack(
+        [F.interpolate(images[c][None], size=(size, size), mode="bilinear", antialias=True)[0] for c in ids]
+    ).to(device)
 
 
 def plausible(prob: np.ndarray, threshold: float) -> bool:
@@ -131,3 +147,22 @@ def helped(source: Evidence, adapted: Evidence) -> tuple[bool, str]:
         )
         return False, f"the adapted model is less consistent under mirroring ({change}, p = {p:.3f})"
     return True, "no significant sign that the adapted model is less plausible or less consistent than the source"
+
+
+def decide(
+    source: Evidence, model: torch.nn.Module, x: torch.Tensor, threshold: float, keep_adapted: bool = False
+) -> dict[str, Any]:
+    """The check of the adapted ``model`` against the source model's evidence on the images ``x`` it adapted on
+    (:func:`check_inputs`); the record names the output model (the adapted one when it helped, or when
+    ``keep_adapted``)."""
+    adapted = evidence(model, x, threshold)
+    verdict, reason = helped(source, adapted)
+    return {
+        "helped": verdict,
+        "reason": reason,
+        "output": "adapted" if verdict or keep_adapted else "source",
+        "keep_adapted": keep_adapted,
+        "images": len(x),
+        "source": source.as_dict(),
+        "adapted": adapted.as_dict(),
+    }

@@ -105,7 +105,10 @@ class AdaptConfig:
     code does. ``ema`` > 0 turns on a mean teacher (CBMT's idea): an exponential moving average of the model,
     θ_T ← ema · θ_T + (1 − ema) · θ_S after every step, labels each augmented batch (cut at the refinement's
     threshold) on the pixels the method's denoising kept, and is the adapted model; 0 trains on the fixed
-    refined pseudo-labels, as DPL and CPR do.
+    refined pseudo-labels, as DPL and CPR do. ``patience`` > 0 stops early by the label-free check: after every
+    epoch the check's score of the adapted model on the target images is measured, the best epoch (the source
+    model's score is epoch 0's) is the adapted model, and ``patience`` epochs without a better one end the run;
+    0 trains every epoch.
     """
 
     method: Method = "cpr"
@@ -116,8 +119,11 @@ class AdaptConfig:
     threshold: float = 0.75
     seed: int = 0
     ema: float = 0.0
+    patience: int = 0
 
     def __post_init__(self) -> None:
+        if self.patience < 0:
+            raise ValueError(f"patience must be >= 0 (0: train every epoch), got {self.patience}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must be in [0, 1) (0: no mean teacher), got {self.ema}")
         if not 0 < self.threshold < 1:

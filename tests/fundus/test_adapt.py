@@ -139,3 +139,33 @@ def test_adapt_reads_a_config_with_a_refine_table(runner, domains, tmp_path):
     flags = runner.invoke(app, [*args, "--set", "passes=3", "--out", str(tmp_path / "flags")])
     assert flags.exit_code == 0, flags.output
     assert json.loads((tmp_path / "flags" / "refine" / "manifest.json").read_text())["config"]["passes"] == 3
+
+
+def test_adapt_stops_early_by_the_check_and_outputs_the_best_epoch(runner, domains, tmp_path):
+    checkpoint, target = domains
+    out = tmp_path / "stop"
+    base = ["adapt", "--from", "a", "--to", str(target), "--source", str(checkpoint), "--method", "dpl", *FAST]
+    args = [*base, "--epochs", "4", "--patience", "1", "--keep-adapted", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    check = json.loads((out / "check.json").read_text())
+    history = json.loads((out / "history.json").read_text())
+    best, trained = check["epochs"]["best"], check["epochs"]["trained"]
+    scores, source = [h["check_score"] for h in history], check["source"]["score"]
+    assert [h["epoch"] for h in history] == list(range(1, trained + 1))
+    assert trained == min(best + 1, 4)  # stopped one epoch after the best, or ran out of epochs
+    if best:  # the first epoch of the highest score, above the source model's (epoch 0)
+        assert scores.index(max(scores)) == best - 1 and max(scores) > source
+    else:
+        assert max(scores) <= source
+    assert f"early stopping: best epoch {best} of {trained} trained" in result.stdout
+    output = torch.load(out / "model.pt", weights_only=False)["model"]
+    kept = torch.load(out / "best.pt", weights_only=False)["model"] if best else None
+    if kept is None:  # no epoch beat the source model: the source weights are the adapted model
+        kept = torch.load(checkpoint, weights_only=False)["model"]
+    assert all(torch.equal(output[k], kept[k]) for k in output)
+    again = runner.invoke(app, [*args[:-2], "--out", str(out), "--resume"])  # a stopped run stays stopped
+    assert again.exit_code == 0, again.output
+    assert len(json.loads((out / "history.json").read_text())) == trained
+    bad = runner.invoke(app, [*base, "--patience", "-1", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "patience must be >= 0" in bad.stderr

@@ -51,7 +51,7 @@ class Fixed(nn.Module):
 def test_a_model_that_mirrors_its_images_consistently_is_preferred():
     x = torch.rand(3, 3, 32, 32)
     steady, lopsided = evidence(Fixed(), x, 0.5), evidence(Fixed(lopsided=True), x, 0.5)
-    assert steady.as_dict() == {"anatomy": 1.0, "consistency": {"cup": 1.0, "disc": 1.0}}
+    assert steady.as_dict() == {"anatomy": 1.0, "consistency": {"cup": 1.0, "disc": 1.0}, "score": 1.0}
     assert lopsided.as_dict()["consistency"]["disc"] < 1.0
     assert helped(steady, steady)[0]  # a tie keeps the adapted model
     verdict, reason = helped(steady, lopsided)
@@ -91,3 +91,9 @@ def test_fewer_plausible_images_is_refused_when_it_is_more_than_chance():
     many_lost = evidence_of([False] * 8 + [True] * 22, [0.9] * 30, [0.9] * 30)
     verdict, reason = helped(source, many_lost)
     assert not verdict and "plausible anatomy" in reason
+
+
+def test_the_score_counts_an_implausible_prediction_as_zero():
+    ev = evidence_of([True, False, True], [0.8, 1.0, 0.6], [1.0, 1.0, 0.8])
+    assert ev.score == pytest.approx((0.9 + 0 + 0.7) / 3)
+    assert ev.as_dict()["score"] == pytest.approx(ev.score)
