@@ -10,17 +10,16 @@ Gaussian fit of the band's chroma (:func:`~medsegkit.lesion.blind.colour_refine.
 lesion or hairs in part of the band) marks what skin at chi-square ``quantile`` would not be; the seed joined
 with the marked regions that touch it is cleaned as every candidate is. A lesion filling the frame fills much of
 the band too; the trimmed fit keeps the majority, so the seed grows over it while the band holds more skin than
-lesion. Where the band holds more lesion than skin, a second mask (``frame``) leaves out of the skin sample the band
-pixels whose colour the seed's own colour model explains, at the skin model's cut.
+lesion.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageCms
-from scipy import ndimage, stats
+from scipy import ndimage
 
-from medsegkit.lesion.blind.colour_refine import _opened, atypical_of_skin, fit_gaussian, squared_mahalanobis
+from medsegkit.lesion.blind.colour_refine import _opened, atypical_of_skin
 from medsegkit.lesion.blind.selection import border_band, clean
 from medsegkit.lesion.config import ColourRefineConfig, SelectionConfig
 from medsegkit.morphology import dilate
@@ -52,40 +51,23 @@ def grown(
     quantile: float,
     config: ColourRefineConfig = ColourRefineConfig(),
     colours: np.ndarray | None = None,
-    frame: bool = False,
 ) -> np.ndarray:
     """``seed`` ``(H, W)`` bool joined with the regions touching it that the border band's skin does not explain
     at ``quantile`` (module docstring), cleaned; ``seed`` itself when that leaves nothing or the band is too
-    small. ``colours``: the image's smoothed chroma, when already computed (:func:`smoothed_chroma`).
-
-    ``frame``: for a lesion that fills the frame, the band's pixels that the seed's own colours explain
-    (:func:`lesion_coloured`) are left out of the skin sample, so that a band more lesion than skin still
-    gives a skin model."""
+    small. ``colours``: the image's smoothed chroma, when already computed (:func:`smoothed_chroma`)."""
     if not seed.any():
         return seed
     side = min(seed.shape)
     band = border_band(fov, max(1, round(BAND * side))) & ~dilate(seed, max(1, round(config.margin * side)))
-    colours = smoothed_chroma(image, config) if colours is None else colours
-    if frame:
-        band &= ~lesion_coloured(colours, seed, config)
     if band.sum() < config.min_pixels:
         return seed
+    colours = smoothed_chroma(image, config) if colours is None else colours
     atypical = atypical_of_skin(colours, band, quantile, config.ridge) & fov
     labels, _ = ndimage.label(atypical | seed)
     touching = np.unique(labels[seed])
     selection = SelectionConfig()
     mask = _opened(clean(np.isin(labels, touching[touching > 0]), selection, fov), config, selection, fov)
     return mask if mask.any() else seed
-
-
-def lesion_coloured(colours: np.ndarray, seed: np.ndarray, config: ColourRefineConfig) -> np.ndarray:
-    """``(H, W)`` bool: the pixels of ``colours`` ``(H, W, C)`` that a Gaussian fitted to the ``seed`` ``(H, W)``
-    bool pixels explains at the skin model's own cut (``config.skin_quantile`` of chi-square): the lesion's colour
-    wherever it lies."""
-    channels = colours.shape[2]
-    mean, inverse, _ = fit_gaussian(colours[seed], config.ridge)
-    distance = squared_mahalanobis(colours.reshape(-1, channels), mean, inverse).reshape(seed.shape)
-    return distance <= stats.chi2.ppf(config.skin_quantile, channels)
 
 
 def smoothed_chroma(image: np.ndarray, config: ColourRefineConfig = ColourRefineConfig()) -> np.ndarray:

@@ -174,28 +174,20 @@ def blind_mask(
         source,
         paler,
         scores,
-        distinct(
-            [chosen, *_grown(work, chosen, fov, refine), *offered[:1], *_grown(work, chosen, fov, refine, frame=True)],
-            pool + offered[1:],
-        ),
+        distinct([chosen, *_grown(work, chosen, fov, refine), *offered[:1]], pool + offered[1:]),
     )
 
 
-def _grown(
-    work: np.ndarray, chosen: Candidate, fov: np.ndarray, refine: ColourRefineConfig | None, frame: bool = False
-) -> list[Candidate]:
+def _grown(work: np.ndarray, chosen: Candidate, fov: np.ndarray, refine: ColourRefineConfig | None) -> list[Candidate]:
     """The masks grown from the chosen one over what the border band's skin does not explain
-    (:func:`~medsegkit.lesion.blind.grow.grown`), at each of :data:`~medsegkit.lesion.blind.grow.QUANTILES`; with
-    ``frame``, the band's lesion-coloured pixels left out of the skin (a lesion filling the frame)."""
+    (:func:`~medsegkit.lesion.blind.grow.grown`), at each of :data:`~medsegkit.lesion.blind.grow.QUANTILES`."""
     if not chosen.mask.any():
         return []
     config = refine or ColourRefineConfig()
     colours, grey = smoothed_chroma(work, config), grey_level(work, chosen.paler)
-    masks = [grown(work, chosen.mask, fov, q, config, colours, frame) for q in QUANTILES]
-    name = "grown {} (frame)" if frame else "grown {}"
+    masks = [grown(work, chosen.mask, fov, q, config, colours) for q in QUANTILES]
     return [
-        Candidate(m, score(m, grey, fov=fov), name.format(q), chosen.paler)
-        for m, q in zip(masks, QUANTILES, strict=True)
+        Candidate(m, score(m, grey, fov=fov), f"grown {q}", chosen.paler) for m, q in zip(masks, QUANTILES, strict=True)
     ]
 
 

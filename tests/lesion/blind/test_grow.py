@@ -47,25 +47,3 @@ def test_nothing_to_grow_from_and_no_skin_to_compare_with():
     assert not grown(image, empty, fov, 0.9).any()
     everything = np.ones(lesion.shape, bool)
     assert grown(image, everything, fov, 0.9).all()  # no band left outside the seed: the seed itself
-
-
-def frame_filling(size: int = 128, seed: int = 0):
-    """A brown lesion filling the frame but for the top-left quarter's skin, and a seed inside it (the part of
-    the lesion the blind choice found): three quarters of the border band are lesion."""
-    rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[:size, :size]
-    lesion = (rows >= size // 2) | (cols >= size // 2)
-    core = np.hypot(rows - size * 0.7, cols - size * 0.7) < size * 0.12
-    image = np.where(lesion[..., None], (170, 120, 90), (214, 158, 164)).astype(float)
-    return np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8), lesion, core
-
-
-def test_a_frame_filling_lesion_grows_once_its_colours_leave_the_skin_sample():
-    image, lesion, core = frame_filling()
-    fov = np.ones(lesion.shape, bool)
-    for quantile in QUANTILES:
-        plain = grown(image, core, fov, quantile)
-        frame = grown(image, core, fov, quantile, frame=True)
-        assert dice(plain, lesion) < 0.5 < 0.9 < dice(frame, lesion), quantile  # the band's majority is lesion
-    image, lesion, core = faint_lesion()  # a band of skin: leaving out the lesion's colours changes nothing
-    assert dice(grown(image, core, fov, 0.99, frame=True), grown(image, core, fov, 0.99)) > 0.95
