@@ -36,8 +36,8 @@ HELP = {
     "the pixels the method's denoising kept and is the adapted model (CBMT's idea); 0 trains on the fixed "
     f"refined pseudo-labels ({A.ema}).",
     "patience": "Early stopping by the label-free check: after every epoch score the adapted model on the target's "
-    "images (mirror consistency of plausible predictions), keep the best epoch (the source model counts as epoch 0) "
-    f"and stop after this many epochs without a better one; 0 trains every epoch ({A.patience}).",
+    "images (mirror consistency of plausible predictions), keep the best epoch and stop after this many epochs "
+    f"without a better one (the check then compares it with the source model); 0 trains every epoch ({A.patience}).",
     "config": "TOML with adapt options as flat keys and refine options in a [refine] table; flags override it.",
     "set": "A refine option as key=value (see docs/adaptation.md); repeatable.",
     "keep_adapted": "Output the adapted model even when the label-free check finds it worse than the source model "
@@ -134,7 +134,6 @@ def adapt(
         if "epochs" in check:  # stopped early by the check
             console.out.print(
                 f"early stopping: best epoch {check['epochs']['best']} of {check['epochs']['trained']} trained"
-                + (" (the source model)" if check["epochs"]["best"] == 0 else "")
             )
         console.out.print(
             f"label-free check: {check['reason']}; {destination / 'model.pt'} is {output}"

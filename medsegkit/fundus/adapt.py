@@ -108,8 +108,8 @@ def adapt(
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     teacher = mean_teacher(model, cfg.ema)
     initial: dict[str, Any] = {"epoch": 0, "history": [], **({"teacher": None} if teacher is not None else {})}
-    if cfg.patience:  # epoch 0 is the source model: adaptation that never beats it is stopped
-        initial["best"] = {"epoch": 0, "score": source_evidence.score if ctx.is_main else 0.0, "stopped": False}
+    if cfg.patience:  # the best adapted epoch so far; whether it beats the source model is the check's question
+        initial["best"] = {"epoch": 0, "score": float("-inf"), "stopped": False}
     state = resume_run(out, cfg, model, optimiser, resume, initial, write=ctx.is_main)
     if teacher is not None and state["teacher"] is not None:
         teacher.load_state_dict(state["teacher"])
@@ -169,9 +169,8 @@ def adapt(
     check: dict[str, Any] = {}
     if teacher is not None:
         model = teacher.module  # the mean teacher is the adapted model
-    if cfg.patience:  # the adapted model is the best epoch's (the source model's when none beat it)
-        best = state["best"]["epoch"]
-        model.load_state_dict(read_checkpoint(out / "best.pt")["model"] if best else source_weights)
+    if cfg.patience:  # the adapted model is the best epoch's
+        model.load_state_dict(read_checkpoint(out / "best.pt")["model"])
     if ctx.is_main:
         predict(model, target, test_ids, size, out / "adapted", device, cfg.threshold)
         check = decide(source_evidence, model, x_check, cfg.threshold, keep_adapted)
@@ -234,8 +233,8 @@ def _early_stop(
 ) -> float:
     """Early stopping by the check: the score (:attr:`~medsegkit.fundus.check.Evidence.score`) of this epoch's
     adapted model (the teacher's with a mean teacher) on the target images; a higher one than every epoch's
-    before (the source model's is epoch 0) is kept in ``best.pt``, and ``patience`` epochs without one stop the
-    run. Rank 0 judges; every process learns whether to stop."""
+    before is kept in ``best.pt``, and ``patience`` epochs without one stop the run. Whether the best epoch beats
+    the source model is left to the check at the end. Rank 0 judges; every process learns whether to stop."""
     model, teacher = models
     adapted = model if teacher is None else teacher.module
     score, best = 0.0, state["best"]

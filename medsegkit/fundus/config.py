@@ -106,9 +106,9 @@ class AdaptConfig:
     θ_T ← ema · θ_T + (1 − ema) · θ_S after every step, labels each augmented batch (cut at the refinement's
     threshold) on the pixels the method's denoising kept, and is the adapted model; 0 trains on the fixed
     refined pseudo-labels, as DPL and CPR do. ``patience`` > 0 stops early by the label-free check: after every
-    epoch the check's score of the adapted model on the target images is measured, the best epoch (the source
-    model's score is epoch 0's) is the adapted model, and ``patience`` epochs without a better one end the run;
-    0 trains every epoch.
+    epoch the check's score of the adapted model on the target images is measured, the best epoch is the adapted
+    model (which the check then compares with the source model), and ``patience`` epochs without a better one
+    end the run; 0 trains every epoch.
     """
 
     method: Method = "cpr"
