@@ -16,6 +16,7 @@ from medsegkit.errors import DataError, UsageError
 from medsegkit.fundus.config import SourceConfig
 from medsegkit.fundus.source import build_model, targets, train_source, validate
 from medsegkit.runtime.checkpoint import apply_checkpoint, read_checkpoint
+from medsegkit.runtime.precision import resolve_precision
 
 ARGS = ["--size", "32", "--batch-size", "2"]
 
@@ -60,6 +61,7 @@ def test_train_writes_checkpoints_config_and_history(runner, fundus, tmp_path):
     assert {p.name for p in (tmp_path / "run").iterdir()} == {"best.pt", "last.pt", "config.toml", "history.json"}
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
+    assert {h["val_precision"] for h in history} == {resolve_precision("auto", "cpu")}  # validated as predict does
     assert "size = 32" in (tmp_path / "run" / "config.toml").read_text()
     checkpoint = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
     assert checkpoint["config"]["size"] == 32 and checkpoint["epoch"] == 2
