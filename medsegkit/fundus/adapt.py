@@ -107,6 +107,7 @@ def adapt(
     model = model.to(memory_format=torch.channels_last)  # trains much faster on CPU, as in pretrain-source
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     teacher = mean_teacher(model, cfg.ema)
+    adapted = model if teacher is None else teacher.module  # the mean teacher, when there is one, is the output
     initial: dict[str, Any] = {"epoch": 0, "history": [], **({"teacher": None} if teacher is not None else {})}
     if cfg.patience:  # the best adapted epoch so far; whether it beats the source model is the check's question
         initial["best"] = {"epoch": 0, "score": float("-inf"), "stopped": False}
@@ -143,7 +144,7 @@ def adapt(
             state["teacher"] = teacher.state_dict()
         record = {"epoch": epoch, "loss": loss}
         if cfg.patience:
-            record["check_score"] = _early_stop(state, epoch, (model, teacher), x_check, cfg, out, ctx)
+            record["check_score"] = _early_stop(state, epoch, adapted, x_check, cfg, out, ctx)
         state["history"].append({**record, "seconds": round(time.perf_counter() - start, 3)})
         if ctx.is_main:
             payload = {
@@ -167,20 +168,18 @@ def adapt(
         barrier(ctx)
 
     check: dict[str, Any] = {}
-    if teacher is not None:
-        model = teacher.module  # the mean teacher is the adapted model
     if cfg.patience:  # the adapted model is the best epoch's
-        model.load_state_dict(read_checkpoint(out / "best.pt")["model"])
+        adapted.load_state_dict(read_checkpoint(out / "best.pt")["model"])
     if ctx.is_main:
-        predict(model, target, test_ids, size, out / "adapted", device, cfg.threshold)
-        check = decide(source_evidence, model, x_check, cfg.threshold, keep_adapted)
+        predict(adapted, target, test_ids, size, out / "adapted", device, cfg.threshold)
+        check = decide(source_evidence, adapted, x_check, cfg.threshold, keep_adapted)
         if cfg.patience:
             check["epochs"] = {"best": state["best"]["epoch"], "trained": state["epoch"]}
         write_json_atomic(out / "check.json", check)
         save_checkpoint(
             out / "model.pt",
             {
-                "model": model.state_dict() if check["output"] == "adapted" else source_weights,
+                "model": adapted.state_dict() if check["output"] == "adapted" else source_weights,
                 "config": config_module.to_dict(cfg),
                 "source_config": config_module.to_dict(src_cfg),
                 "output": check["output"],
@@ -225,18 +224,16 @@ def teacher_labels(
 def _early_stop(
     state: dict[str, Any],
     epoch: int,
-    models: tuple[torch.nn.Module, AveragedModel | None],
+    adapted: torch.nn.Module,
     x: torch.Tensor | None,
     cfg: AdaptConfig,
     out: Path,
     ctx: Context,
 ) -> float:
     """Early stopping by the check: the score (:attr:`~medsegkit.fundus.check.Evidence.score`) of this epoch's
-    adapted model (the teacher's with a mean teacher) on the target images; a higher one than every epoch's
+    ``adapted`` model (the teacher's module with a mean teacher) on the target images; a higher one than every epoch's
     before is kept in ``best.pt``, and ``patience`` epochs without one stop the run. Whether the best epoch beats
     the source model is left to the check at the end. Rank 0 judges; every process learns whether to stop."""
-    model, teacher = models
-    adapted = model if teacher is None else teacher.module
     score, best = 0.0, state["best"]
     if ctx.is_main:
         score = evidence(adapted, x, cfg.threshold).score  # (train_epoch puts the student back in training mode)

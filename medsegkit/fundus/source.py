@@ -2,8 +2,8 @@
 
 A DeepLabv3+ with two sigmoid outputs (channel 0 cup, channel 1 disc) is trained with BCE on the
 labelled train split of a fundus dataset, validated on its test split every epoch (in bfloat16 where the device
-runs it natively, as ``predict`` does). Each epoch
-writes ``last.pt``; the best validation Dice writes ``best.pt``; both carry the resolved config.
+runs it natively, as ``predict`` does). Each epoch writes ``last.pt``; the best validation Dice writes ``best.pt``;
+both carry the resolved config.
 """
 
 from __future__ import annotations
@@ -85,9 +85,9 @@ def load_source_model(checkpoint: Path, device: str = "cpu") -> tuple[torch.nn.M
     return model.to(device), cfg
 
 
-def held_out_set(cases: dict[str, tuple[Dataset, str]], size: int) -> tuple[list[np.ndarray], np.ndarray]:
+def held_out_set(cases: dict[str, tuple[Dataset, str]], size: int) -> tuple[list[np.ndarray], np.ndarray | None]:
     """The validation images at the working size (uint8 ``(size, size, 3)``) and their canonical label maps
-    ``(N, size, size)``, read and resized once for every epoch's validation."""
+    ``(N, size, size)`` (None without cases), read and resized once for every epoch's validation."""
     images = [resize_square(one.image(c), size) for one, c in cases.values()]
     masks = np.stack([resize_square(one.mask(c), size, labels=True) for one, c in cases.values()]) if cases else None
     return images, masks
