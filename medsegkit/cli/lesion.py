@@ -49,9 +49,9 @@ HELP = {
     "how far beyond the skin's colour model a pixel must lie for the mask to grow over it (1 = no growth); also "
     "margin, smoothing, opening (fractions of the image side), min_pixels, ridge "
     f"(skin_quantile {default(ColourRefineConfig, 'skin_quantile')}).",
-    "combine": "Take the mask of a k-means second opinion instead of the clusterer's when the selector scores it "
-    "higher (edge contrast, less border share and distance from the centre; docs/cluster.md); the second opinion "
-    "also gives each image's confidence.",
+    "combine": "Choose among the masks of a k-means second opinion too, not only among the clusterer's: the mask of "
+    "highest selection score (edge contrast, less border share and distance from the centre) plus mean agreement "
+    "with the other masks wins (docs/cluster.md); the second opinion also gives each image's confidence.",
     "batch": "Images clustered in one step: s3 and s3-stn optimise their networks together (the masks of one at a "
     "time, up to rounding; worth it on a GPU, about as fast per image on a CPU); kmeans runs them in turn "
     f"({RUN.batch}).",

@@ -166,8 +166,8 @@ class ColourRefineConfig:
 @dataclass(frozen=True)
 class ClusterRunConfig:
     """What ``medsegkit cluster`` does around the clusterer: working size, seed, colour refinement,
-    ``combine`` (take the k-means second opinion's mask instead of the clusterer's when the selection
-    score rates it higher)
+    ``combine`` (choose among the k-means second opinion's masks too, not only the clusterer's: the blind choice
+    takes the mask of highest selection score plus agreement with the others),
     ``batch``: how many images the clusterer handles in one step (S3-Net optimises their networks
     together; the masks are those of one-at-a-time runs, docs/cluster.md "Batched clustering"), and ``hair``:
     ``remove`` inpaints hairs before clustering (:mod:`medsegkit.lesion.hair`); ``encoder_candidates`` adds

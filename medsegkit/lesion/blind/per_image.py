@@ -12,6 +12,7 @@ import numpy as np
 
 from medsegkit.lesion.blind.colour_refine import refine_mask
 from medsegkit.lesion.blind.confidence import confidence
+from medsegkit.lesion.blind.consensus import AGREEMENT_WEIGHT, agreement
 from medsegkit.lesion.blind.fov import field_of_view
 from medsegkit.lesion.blind.grow import QUANTILES, grown, smoothed_chroma
 from medsegkit.lesion.blind.selection import candidates, grey_level, score, select_foreground
@@ -55,12 +56,12 @@ class BlindMask:
 class Selection(NamedTuple):
     """One clustering's choice, all ``(H, W)`` bool: the ``union`` of clusters refined into ``mask``, the
     ``clearest`` union, the one the selection score prefers before any refinement (for the confidence), and
-    every lesion-like ``scored`` mask with its score."""
+    every lesion-like union as ``scored`` ``(union, mask, score)``."""
 
     union: np.ndarray
     mask: np.ndarray
     clearest: np.ndarray
-    scored: list[tuple[np.ndarray, float]]
+    scored: list[tuple[np.ndarray, np.ndarray, float]]
 
 
 def select_and_refine(
@@ -80,7 +81,7 @@ def select_and_refine(
     if refine is None:
         selected = select_foreground(work, clusters, fov=fov, paler=paler)
         scored = [
-            (u, s) for u in candidates(work, clusters, fov=fov, paler=paler) if (s := score(u, grey, fov=fov)) > -inf
+            (u, u, s) for u in candidates(work, clusters, fov=fov, paler=paler) if (s := score(u, grey, fov=fov)) > -inf
         ]
         return Selection(selected, selected, selected, scored)
     empty = np.zeros(clusters.shape, bool)
@@ -96,20 +97,54 @@ def select_and_refine(
         s = score(mask, grey, fov=fov)
         if s == -inf:
             mask, s = union, own
-        scored.append((mask, s))
+        scored.append((union, mask, s))
         if s > best_score:
             best, best_score = (union, mask), s
     return Selection(*best, clearest, scored)
 
 
-def prefer_second(work: np.ndarray, mask: np.ndarray, second: np.ndarray, fov: np.ndarray, paler: bool) -> bool:
-    """Is the ``second`` mask ``(H, W)`` bool more lesion-like than ``mask`` by the selector's own
-    :func:`~medsegkit.lesion.blind.selection.score` (contrast with a ring around it, less its share of the border and
-    its distance from the centre; the contrast's sign turned for a ``paler`` lesion)? The same criterion that
-    chose each union of clusters chooses between the two clusterings, so a clearer colour edge alone does not
-    win a mask that runs off to the border."""
-    grey = grey_level(work, paler)
-    return score(second, grey, fov=fov) > score(mask, grey, fov=fov)
+NAMES = ("clusterer", "second-opinion")
+
+
+def choose(selections: tuple[Selection, Selection], combine: bool, weight: float = AGREEMENT_WEIGHT) -> tuple[int, int]:
+    """Which of the two clusterings' ``selections`` and which of its ``scored`` masks is the blind mask: the one of
+    highest score plus ``weight`` times its agreement with all the scored masks of both
+    (:func:`~medsegkit.lesion.blind.consensus.agreement`; 0: the score alone); only the clusterer's may win without
+    ``combine``. ``(clustering, index)``; ``(0, -1)`` when the clusterer has no lesion-like mask to offer."""
+    entries = [(i, j) for i, selection in enumerate(selections) for j in range(len(selection.scored))]
+    if not any(combine or i == 0 for i, _ in entries):
+        return 0, -1
+    bonus = agreement([selections[i].scored[j][1] for i, j in entries])
+    value = [
+        selections[i].scored[j][2] + weight * bonus[k] if combine or i == 0 else -inf
+        for k, (i, j) in enumerate(entries)
+    ]
+    return entries[int(np.argmax(value))]
+
+
+def both_maps(
+    work: np.ndarray, maps: tuple[np.ndarray, np.ndarray], fov: np.ndarray, refine: ColourRefineConfig | None
+) -> tuple[tuple[Selection, Selection], bool, list[Candidate]]:
+    """:func:`select_and_refine` on each of two cluster ``maps`` ``(H, W)`` (the clusterer's, the second opinion's)
+    among the darker clusters, and among the paler ones too when neither map's best mask has a positive score
+    (:func:`blind_mask`). The pair of the polarity whose best mask scores higher, whether it is the paler one, and
+    every scored mask of the polarities tried as a :class:`Candidate`."""
+    best = -inf
+    pool: list[Candidate] = []
+    for paler in (False, True):  # a paler lesion only when no darker mask is lesion-like (positive score)
+        pair = (
+            select_and_refine(work, maps[0], fov, refine, paler),
+            select_and_refine(work, maps[1], fov, refine, paler),
+        )
+        for chosen, name in zip(pair, NAMES, strict=True):
+            pool += [Candidate(mask, s, name, paler) for _, mask, s in chosen.scored]
+        grey = grey_level(work, paler)
+        found = max(score(chosen.mask, grey, fov=fov) for chosen in pair)
+        if not paler or found > best:
+            selections, best, polarity = pair, found, paler
+        if best > 0:
+            break
+    return selections, polarity, pool
 
 
 def blind_mask(
@@ -119,6 +154,7 @@ def blind_mask(
     refine: ColourRefineConfig | None,
     combine: bool = True,
     features: np.ndarray | None = None,
+    agreement_weight: float = AGREEMENT_WEIGHT,
 ) -> BlindMask:
     """The lesion mask of ``work`` chosen without ground truth, from a clusterer's ``result`` on it.
 
@@ -127,8 +163,11 @@ def blind_mask(
     scores best (:func:`select_and_refine`; the best union itself when ``refine`` is None). Lesions are
     sought among the darker clusters; only when neither map's mask has a positive score (no mask darker than
     its ring by more than its penalties), among the paler ones (``BlindMask.paler``), whose masks then win if
-    they score higher. With ``combine`` the mask the selector scores higher (:func:`prefer_second`)
-    is the result, else the clusterer's. The other mask is the confidence's second opinion.
+    they score higher. Among the masks of both maps at that polarity the one of highest score plus agreement with
+    the others is the result (:func:`choose`; only the clusterer's masks without ``combine``). The other map's
+    best-scoring mask is the confidence's second opinion.
+
+    ``agreement_weight``: the weight of the agreement in the choice (:func:`choose`).
 
     ``features``: a third cluster map ``(H, W)`` (:func:`~medsegkit.lesion.blind.features.feature_clusters`) whose
     refined unions are offered as candidates beside the chosen mask (its best-scoring one right after the grown
@@ -136,42 +175,26 @@ def blind_mask(
     """
     fov = field_of_view(work)
     second = KMeansClusterer(SECOND_OPINION).segment(work, seed).clusters
-    best = -inf
-    pool: list[Candidate] = []
-    for paler in (False, True):  # a paler lesion only when no darker mask is lesion-like (positive score)
-        pair = (
-            select_and_refine(work, result.clusters, fov, refine, paler),
-            select_and_refine(work, second, fov, refine, paler),
-        )
-        for chosen, name in zip(pair, ("clusterer", "second-opinion"), strict=True):
-            pool += [Candidate(mask, s, name, paler) for mask, s in chosen.scored]
-        grey = grey_level(work, paler)
-        found = max(score(chosen.mask, grey, fov=fov) for chosen in pair)
-        if not paler or found > best:
-            (first, other), best, polarity = pair, found, paler
-        if best > 0:
-            break
-    paler = polarity
-    source = "clusterer"
-    if combine and prefer_second(work, first.mask, other.mask, fov, paler):
-        source = "second-opinion"
-        first, other = other, first
+    selections, paler, pool = both_maps(work, (result.clusters, second), fov, refine)
+    which, index = choose(selections, combine, agreement_weight)
+    first, other = selections[which], selections[1 - which]
+    union, mask, _ = first.scored[index] if index >= 0 else (first.union, first.mask, -inf)
     grey = grey_level(work, paler)
-    scores = confidence(work, first.mask, first.clearest, other.mask, fov)
-    scores["selection_score"] = score(first.mask, grey, fov=fov)
-    chosen = Candidate(first.mask, scores["selection_score"], source, paler)
+    scores = confidence(work, mask, first.clearest, other.mask, fov)
+    scores["selection_score"] = score(mask, grey, fov=fov)
+    chosen = Candidate(mask, scores["selection_score"], NAMES[which], paler)
     # offered to a reviewer beside the chosen mask, not chosen blindly: the selection score prefers a dark core
     # to the whole lesion grown from it, and was measured to lose more than it gains by choosing among them
     offered: list[Candidate] = []
     if features is not None:
         seen = select_and_refine(work, features, fov, refine, paler).scored
-        offered = sorted((Candidate(m, s, "encoder features", paler) for m, s in seen), key=lambda c: -c.score)
+        offered = sorted((Candidate(m, s, "encoder features", paler) for _, m, s in seen), key=lambda c: -c.score)
     return BlindMask(
         result,
         fov,
-        first.union,
-        first.mask,
-        source,
+        union,
+        mask,
+        chosen.source,
         paler,
         scores,
         distinct([chosen, *_grown(work, chosen, fov, refine), *offered[:1]], pool + offered[1:]),

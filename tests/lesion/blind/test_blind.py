@@ -10,8 +10,8 @@ from medsegkit import metrics
 from medsegkit.lesion.blind.colour_refine import refine_mask
 from medsegkit.lesion.blind.confidence import boundary_contrast, confidence
 from medsegkit.lesion.blind.fov import field_of_view
-from medsegkit.lesion.blind.per_image import blind_mask, prefer_second, select_and_refine
-from medsegkit.lesion.blind.selection import candidates, select_foreground, surrounds_centre
+from medsegkit.lesion.blind.per_image import blind_mask, select_and_refine
+from medsegkit.lesion.blind.selection import candidates, grey_level, score, select_foreground, surrounds_centre
 from medsegkit.lesion.clustering.base import ClusterResult
 from medsegkit.lesion.clustering.kmeans import KMeansClusterer
 from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
@@ -156,16 +156,15 @@ def test_confidence_is_lower_for_a_failure_than_for_a_success():
     assert boundary_contrast(image, lesion) > 3 * boundary_contrast(image, wrong)
 
 
-def test_the_second_opinion_loses_when_it_runs_to_the_border_however_clear_its_edge():
+def test_a_mask_running_to_the_border_scores_lower_however_clear_its_edge():
     image, lesion = scene()
     leak = lesion.copy()
     leak[:40, 46:] = True  # the lesion and a patch of dark skin out to the top right corner
     image[leak & ~lesion] = (120, 80, 60)
-    fov = np.ones(lesion.shape, bool)
     assert boundary_contrast(image, leak) > boundary_contrast(image, lesion)  # the edge alone would take the leak
-    assert prefer_second(image, leak, lesion, fov, paler=False)
-    assert not prefer_second(image, lesion, leak, fov, paler=False)
-    assert not prefer_second(image, lesion, np.zeros_like(lesion), fov, paler=False)  # an empty mask never wins
+    grey = grey_level(image)
+    assert score(leak, grey) < score(lesion, grey)
+    assert score(np.zeros_like(lesion), grey) == float("-inf")  # an empty mask never wins
 
 
 def cored_lesion_with_a_skin_band() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,4 +198,4 @@ def test_each_union_is_scored_by_its_refined_mask():
     assert np.array_equal(chosen.clearest, select_foreground(image, clusters))  # the core, for the confidence
     unrefined = select_and_refine(image, clusters, fov, None, paler=False)
     assert all(np.array_equal(m, chosen.clearest) for m in unrefined[:3])  # no refinement: the clearest union
-    assert len(chosen.scored) == 2 and any(np.array_equal(m, chosen.mask) for m, _ in chosen.scored)
+    assert len(chosen.scored) == 2 and any(np.array_equal(m, chosen.mask) for _, m, _ in chosen.scored)
