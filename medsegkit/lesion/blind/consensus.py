@@ -19,8 +19,8 @@ AGREEMENT_WEIGHT = 1.0  # a fraction like the selection's border share, which ha
 
 
 def agreement(masks: list[np.ndarray]) -> np.ndarray:
-    """Each ``(H, W)`` bool mask's mean Dice with the others ``(n,)``; 0 with no other mask, and an empty pair
-    counts 0.
+    """Each ``(H, W)`` bool mask's mean Dice with the others ``(n,)`` (:func:`medsegkit.metrics.dice`'s, two empty
+    masks agreeing fully); 0 with no other mask.
 
     Example:
         >>> a = np.zeros((4, 4), bool); a[:2] = True
@@ -34,7 +34,8 @@ def agreement(masks: list[np.ndarray]) -> np.ndarray:
     flat = np.stack([m.ravel() for m in masks]).astype(np.float64)  # (n, H·W): all overlaps in one product
     overlap = flat @ flat.T
     sizes = np.diag(overlap)
-    dice = 2 * overlap / np.maximum(sizes[:, None] + sizes[None, :], 1)
+    total = sizes[:, None] + sizes[None, :]
+    dice = np.where(total > 0, 2 * overlap / np.maximum(total, 1), 1.0)
     return (dice.sum(axis=1) - np.diag(dice)) / (n - 1)
 
 

@@ -138,8 +138,7 @@ def both_maps(
         )
         for chosen, name in zip(pair, NAMES, strict=True):
             pool += [Candidate(mask, s, name, paler) for _, mask, s in chosen.scored]
-        grey = grey_level(work, paler)
-        found = max(score(chosen.mask, grey, fov=fov) for chosen in pair)
+        found = max((s for chosen in pair for _, _, s in chosen.scored), default=-inf)  # each map's best, as scored
         if not paler or found > best:
             selections, best, polarity = pair, found, paler
         if best > 0:
@@ -178,10 +177,9 @@ def blind_mask(
     selections, paler, pool = both_maps(work, (result.clusters, second), fov, refine)
     which, index = choose(selections, combine, agreement_weight)
     first, other = selections[which], selections[1 - which]
-    union, mask, _ = first.scored[index] if index >= 0 else (first.union, first.mask, -inf)
-    grey = grey_level(work, paler)
+    union, mask, selection_score = first.scored[index] if index >= 0 else (first.union, first.mask, -inf)
     scores = confidence(work, mask, first.clearest, other.mask, fov)
-    scores["selection_score"] = score(mask, grey, fov=fov)
+    scores["selection_score"] = selection_score
     chosen = Candidate(mask, scores["selection_score"], NAMES[which], paler)
     # offered to a reviewer beside the chosen mask, not chosen blindly: the selection score prefers a dark core
     # to the whole lesion grown from it, and was measured to lose more than it gains by choosing among them

@@ -18,7 +18,7 @@ def disc(radius: float, centre: tuple[int, int] = (32, 32), size: int = 64) -> n
 
 def test_agreement_is_the_mean_dice_with_the_other_masks():
     rng = np.random.default_rng(0)
-    masks = [rng.random((20, 30)) < p for p in (0.2, 0.5, 0.7, 0.9)] + [np.zeros((20, 30), bool)]
+    masks = [rng.random((20, 30)) < p for p in (0.2, 0.5, 0.7, 0.9)] + [np.zeros((20, 30), bool)] * 2
     expected = [np.mean([metrics.dice(a, b) for j, b in enumerate(masks) if j != i]) for i, a in enumerate(masks)]
     assert np.allclose(agreement(masks), expected, atol=1e-6)
     assert agreement([masks[0]]).tolist() == [0.0] and agreement([]).shape == (0,)
