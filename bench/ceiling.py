@@ -30,12 +30,12 @@ from medsegkit.engine.candidates import read_candidates
 from medsegkit.imaging import resize_nearest, resize_square
 from medsegkit.lesion.blind.colour_refine import refine_mask
 from medsegkit.lesion.blind.fov import field_of_view
-from medsegkit.lesion.blind.selection import candidates, score
+from medsegkit.lesion.blind.selection import candidates, grey_level, score
 from medsegkit.lesion.clustering.kmeans import KMeansClusterer
 from medsegkit.lesion.config import ColourRefineConfig, KMeansConfig
 from medsegkit.metrics import dice
 
-POOLS = {  # name: (clusterings, paler unions too)
+POOLS = {  # name: (clusterings, paler unions too); each wider than the one before
     "run map + k-means-3 (cluster's pool)": (("run", "kmeans3"), False),
     "+ k-means-2": (("run", "kmeans3", "kmeans2"), False),
     "+ paler unions": (("run", "kmeans3", "kmeans2"), True),
@@ -57,7 +57,7 @@ def equalised(work: np.ndarray) -> np.ndarray:
 def candidate_dice(work: np.ndarray, clusters: np.ndarray, gt: np.ndarray, paler: bool) -> list[float]:
     """The Dice against ``gt`` (at its resolution) of every refined lesion-like union of ``clusters``."""
     fov = field_of_view(work)
-    grey = work.astype(np.float64).mean(axis=2) * (-1.0 if paler else 1.0)
+    grey = grey_level(work, paler)
     found = []
     for union in candidates(work, clusters, fov=fov, paler=paler):
         if score(union, grey, fov=fov) == float("-inf"):
@@ -65,6 +65,17 @@ def candidate_dice(work: np.ndarray, clusters: np.ndarray, gt: np.ndarray, paler
         mask = refine_mask(work, union, ColourRefineConfig(), fov=fov)
         found.append(dice(resize_nearest(mask.astype(np.uint8), gt.shape) > 0, gt))
     return found
+
+
+def run_cases(run: Path, limit: int | None = None) -> list[dict]:
+    """The case records of a `cluster` run folder, in case order, the first ``limit``."""
+    return [json.loads(p.read_text()) for p in sorted((run / "cases").glob("*.json"))][:limit]
+
+
+def working(run: Path, record: dict, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A case's working image ``(size, size, 3)`` and the run's cluster map at that size (nearest)."""
+    work = resize_square(read_rgb(Path(record["image"])), size)
+    return work, resize_nearest(read_labels(run / "clusters" / f"{record['case']}.png"), work.shape[:2])
 
 
 def main() -> None:
@@ -76,29 +87,29 @@ def main() -> None:
     parser.add_argument("--worst", type=int, default=0, help="list the K images the whole pool reaches least")
     args = parser.parse_args()
     ds = Dataset.open(args.dataset)
-    records = [json.loads(p.read_text()) for p in sorted((args.run / "cases").glob("*.json"))][: args.limit]
+    records = run_cases(args.run, args.limit)
     best = {name: [] for name in POOLS}
+    widest = list(POOLS)[-1]
     own, kept, every = [], [], []
     for record in records:
         case_id = record["case"]
         gt = ds.mask(case_id) > 0
-        work = resize_square(read_rgb(Path(record["image"])), args.size)
-        maps = {
-            "run": resize_nearest(read_labels(args.run / "clusters" / f"{case_id}.png"), work.shape[:2]),
-            "kmeans3": KMeansClusterer(KMeansConfig(num_clusters=3)).segment(work, record["seed"]).clusters,
-            "kmeans2": KMeansClusterer(KMeansConfig(num_clusters=2)).segment(work, record["seed"]).clusters,
-        }
+        work, run_map = working(args.run, record, args.size)
         flat = equalised(work)
-        maps["clahe3"] = KMeansClusterer(KMeansConfig(num_clusters=3)).segment(flat, record["seed"]).clusters
-        images = {"clahe3": flat}
-        scores = {(m, p): candidate_dice(images.get(m, work), maps[m], gt, p) for m in maps for p in (False, True)}
+        maps = {  # name: (the image its unions are selected and refined on, the cluster map)
+            "run": (work, run_map),
+            "kmeans3": (work, KMeansClusterer(KMeansConfig(num_clusters=3)).segment(work, record["seed"]).clusters),
+            "kmeans2": (work, KMeansClusterer(KMeansConfig(num_clusters=2)).segment(work, record["seed"]).clusters),
+            "clahe3": (flat, KMeansClusterer(KMeansConfig(num_clusters=3)).segment(flat, record["seed"]).clusters),
+        }
+        scores = {(m, p): candidate_dice(*maps[m], gt, p) for m in maps for p in (False, True)}
         for name, (clusterings, paler) in POOLS.items():
             pool = [d for m in clusterings for p in ((False, True) if paler else (False,)) for d in scores[m, p]]
             best[name].append(max(pool, default=0.0))
         own.append(dice(resize_nearest(read_labels(args.run / "masks" / f"{case_id}.png"), gt.shape) > 0, gt))
         offered = read_candidates(args.run, case_id, len(record.get("candidates", [])))
         kept.append(max((dice(resize_nearest(m.astype(np.uint8), gt.shape) > 0, gt) for m in offered), default=own[-1]))
-        every.append(max(kept[-1], best["+ contrast-equalised k-means-3"][-1]))
+        every.append(max(kept[-1], best[widest][-1]))
     print(f"{args.run}: {len(records)} cases, working size {args.size}")
     print(f"{'masks':<46}{'Dice':>8}{'<0.5':>8}")
     pools = {f"oracle: {k}": v for k, v in best.items()} | {"oracle: all of the above and the kept": every}

@@ -14,19 +14,21 @@ against the score alone. The ground truth only scores the choices; it never make
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from medsegkit.data.dataset import Dataset
-from medsegkit.data.imageio import read_labels, read_rgb
-from medsegkit.imaging import resize_nearest, resize_square
+from medsegkit.imaging import resize_nearest
 from medsegkit.lesion.blind.fov import field_of_view
 from medsegkit.lesion.blind.per_image import SECOND_OPINION, both_maps, choose
 from medsegkit.lesion.clustering.kmeans import KMeansClusterer
 from medsegkit.lesion.config import ColourRefineConfig
 from medsegkit.metrics import dice
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ceiling import run_cases, working  # noqa: E402
 
 
 def main() -> None:
@@ -39,13 +41,12 @@ def main() -> None:
     args = parser.parse_args()
     weights = [float(w) for w in args.weights.split(",")]
     ds = Dataset.open(args.dataset)
-    records = [json.loads(p.read_text()) for p in sorted((args.run / "cases").glob("*.json"))][: args.limit]
+    records = run_cases(args.run, args.limit)
     found: dict[float, list[float]] = {w: [] for w in weights}
     for record in records:
         case_id = record["case"]
         gt = ds.mask(case_id) > 0
-        work = resize_square(read_rgb(Path(record["image"])), args.size)
-        clusters = resize_nearest(read_labels(args.run / "clusters" / f"{case_id}.png"), work.shape[:2])
+        work, clusters = working(args.run, record, args.size)
         second = KMeansClusterer(SECOND_OPINION).segment(work, record["seed"]).clusters
         selections, _, _ = both_maps(work, (clusters, second), field_of_view(work), ColourRefineConfig())
         for weight in weights:
